@@ -1,0 +1,1 @@
+"""People and organisations: operator staff now; partners and their users come later."""

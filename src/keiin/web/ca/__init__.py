@@ -1,0 +1,1 @@
+"""Persistence and services around :mod:`keiin.pki`: CAs, issued certificates, CRLs, OCSP."""

@@ -1,0 +1,1 @@
+"""Public repository pages: CA certificates, CRLs, OCSP, policies, notices (ja/en)."""

@@ -1,0 +1,19 @@
+"""URL configuration: machine endpoints without a language prefix, pages with ``/en/``."""
+
+from django.conf.urls.i18n import i18n_patterns
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from keiin.web.ca import views as ca_views
+
+urlpatterns = [
+    path("ca/<slug:slug>.crt", ca_views.ca_certificate, name="ca-certificate"),
+    path("ca/<slug:slug>.pem", ca_views.ca_certificate_pem, name="ca-certificate-pem"),
+    path("crl/<slug:slug>.crl", ca_views.crl, name="crl"),
+    path("healthz", ca_views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+]
+urlpatterns += i18n_patterns(
+    path("", include("keiin.web.repository.urls")),
+    prefix_default_language=False,
+)
