@@ -209,7 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f" Keiin demo is running: {base}/")
         print(f"   public repository   {base}/repository/   (English: {base}/en/repository/)")
         print(f"   OCSP responder      {base}/ocsp")
-        print("   operator login      admin / keiin-demo-admin")
+        print("   operator accounts   admin / keiin-demo-admin  (login pages: accounts release)")
         for line in demo:
             print(f"   {line}")
         print(f"   data folder         {home.root}" + ("  (new)" if fresh else ""))

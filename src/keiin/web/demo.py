@@ -17,4 +17,4 @@ def create_demo_data(*, actor: str) -> list[str]:
             role=Role.CONTRACT_MANAGER,
         )
         record("demo.data.created", actor=actor, target="manager")
-    return ["contract manager    manager / keiin-demo-manager"]
+    return ["                    manager / keiin-demo-manager"]
