@@ -78,7 +78,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     organization = (
         args.organization or os.environ.get("KEIIN_ORGANIZATION") or "Keiin Demo Operator"
     )
-    hierarchy = services.ensure_hierarchy(organization, actor=_actor())
+    try:
+        hierarchy = services.ensure_hierarchy(organization, actor=_actor())
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     print(f"Keiin home: {home.root}")
     if hierarchy.created:
         print("Created the CA hierarchy:")
@@ -147,10 +150,23 @@ def _granian_command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _require_current_schema() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CliError(
+            "the database schema is older than this version of Keiin: "
+            "run `keiin init` (it migrates and never overwrites data)"
+        )
+
+
 def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -> int:
     from keiin.web.ca import services
 
     _require_hierarchy()
+    _require_current_schema()
     services.run_maintenance()
     env = dict(os.environ)
     child = subprocess.Popen(_granian_command(args), env=env)
@@ -240,15 +256,24 @@ def cmd_ca_issue(args: argparse.Namespace) -> int:
     from keiin.web.ca.config import policy
 
     _require_hierarchy()
+    outputs = [Path(p) for p in (args.out_cert, args.out_key, args.out_chain) if p]
+    for path in outputs:  # refuse before issuing anything, so nothing is half done
+        if path.exists() and not args.force:
+            raise CliError(f"{path} exists; use --force to overwrite")
+    if args.validity_days is not None and args.validity_days <= 0:
+        raise CliError("--validity-days must be positive")
     passphrase = args.key_passphrase
     if args.key_passphrase_file:
-        passphrase = Path(args.key_passphrase_file).read_text().rstrip("\n")
+        try:
+            passphrase = Path(args.key_passphrase_file).read_text().rstrip("\n")
+        except OSError as exc:
+            raise CliError(f"cannot read the passphrase file: {exc}") from None
     key = generate_private_key(policy().key_algorithm)
     subject = SubjectInfo(common_name=args.cn, organization=args.org, email=args.email)
     validity = dt.timedelta(days=args.validity_days) if args.validity_days else None
     try:
         issued = services.issue_signer(subject, key.public_key(), actor=_actor(), validity=validity)
-    except ValueError as exc:
+    except (ValueError, services.CaError) as exc:
         raise CliError(str(exc)) from None
     cert = services.certificate_of(issued.certificate_der)
     encryption = (

@@ -86,6 +86,8 @@ class SubjectInfo:
         """Build the X.509 subject name (C, O, OU, CN order)."""
         if not self.common_name or len(self.common_name) > 64:
             raise ValueError("the common name must have 1 to 64 characters")
+        if self.email is not None:
+            check_email(self.email)
         attrs: list[x509.NameAttribute] = []
         if self.country:
             if len(self.country) != 2 or not self.country.isalpha():
@@ -101,6 +103,20 @@ class SubjectInfo:
             )
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, self.common_name))
         return x509.Name(attrs)
+
+
+def check_email(address: str) -> None:
+    """Reject what cannot be an rfc822Name (IA5String ``local@domain``, RFC 5280 §4.2.1.6)."""
+    local, at, domain = address.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or not address.isascii()
+        or any(c.isspace() or c in "<>()[],;:\\\"" for c in address)
+        or len(address) > 254
+    ):
+        raise ValueError(f"not a valid e-mail address for a certificate: {address!r}")
 
 
 def _now() -> dt.datetime:

@@ -5,12 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from keiin.pki.revocation import RevocationReason
 from keiin.web.ca.config import policy, public_urls
 from keiin.web.ca.models import CertificateAuthority
 from keiin.web.repository.certinfo import KEY_ALGORITHM_LABELS
 from keiin.web.repository.periods import describe_period
+
+REASON_DESCRIPTIONS: dict[RevocationReason, Promise] = {
+    RevocationReason.UNSPECIFIED: _("no reason given"),
+    RevocationReason.KEY_COMPROMISE: _("the private key was or may have been exposed"),
+    RevocationReason.CA_COMPROMISE: _("the issuing CA's key was or may have been exposed"),
+    RevocationReason.AFFILIATION_CHANGED: _("the subject's name or organisation changed"),
+    RevocationReason.SUPERSEDED: _("replaced by a new certificate"),
+    RevocationReason.CESSATION_OF_OPERATION: _("no longer needed"),
+    RevocationReason.CERTIFICATE_HOLD: _("suspended (in Keiin this is final, too)"),
+    RevocationReason.PRIVILEGE_WITHDRAWN: _("the right to use the certificate was withdrawn"),
+    RevocationReason.AA_COMPROMISE: _("an attribute authority was compromised"),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One CRLReason (RFC 5280 §5.3.1) an operator may give."""
+
+    code: int
+    name: str
+    description: Promise | str
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,7 @@ class PolicyFacts:
     issuing_crl_refresh: str
     ocsp_url: str
     base_url: str
-    revocation_reasons: list[tuple[int, str]]
+    revocation_reasons: list[Reason]
     roots: list[RootFingerprint]
 
 
@@ -73,6 +95,9 @@ def policy_facts() -> PolicyFacts:
         issuing_crl_refresh=describe_period(pol.crl_refresh_age(False)),
         ocsp_url=urls.ocsp,
         base_url=urls.base_url,
-        revocation_reasons=sorted((r.code, r.value) for r in RevocationReason),
+        revocation_reasons=[
+            Reason(r.code, r.value, REASON_DESCRIPTIONS.get(r, ""))
+            for r in sorted(RevocationReason, key=lambda r: r.code)
+        ],
         roots=roots,
     )
