@@ -22,6 +22,7 @@ from pathlib import Path
 from keiin.home import Home, resolve_home
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
+SHUTDOWN_GRACE_SECONDS = 20
 
 
 class CliError(Exception):
@@ -168,25 +169,37 @@ def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -
     _require_hierarchy()
     _require_current_schema()
     services.run_maintenance()
-    env = dict(os.environ)
-    child = subprocess.Popen(_granian_command(args), env=env)
+    # granian runs in its own session: a terminal Ctrl-C or a SIGTERM sent to our process
+    # group reaches only this process, which passes exactly one signal to the granian master
+    # (workers signalled directly would be respawned as "failed" and stall the shutdown).
+    child = subprocess.Popen(_granian_command(args), env=dict(os.environ), start_new_session=True)
+    stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:
-        child.send_signal(signum)
+        stopping.set()
+        if child.poll() is None:
+            child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    stop = threading.Event()
     thread = threading.Thread(
-        target=_maintenance_loop, args=(args.maintenance_interval, stop), daemon=True
+        target=_maintenance_loop, args=(args.maintenance_interval, stopping), daemon=True
     )
     thread.start()
     if banner:
         banner()
+    while True:
+        try:
+            return child.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            if stopping.is_set():
+                break
     try:
+        return child.wait(timeout=SHUTDOWN_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        print("keiin: granian did not stop in time; killing it", file=sys.stderr)
+        os.killpg(child.pid, signal.SIGKILL)
         return child.wait()
-    finally:
-        stop.set()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

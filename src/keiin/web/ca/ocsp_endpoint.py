@@ -2,11 +2,12 @@
 
 ``POST /ocsp`` (body: DER OCSPRequest) and ``GET /ocsp/<base64>`` (RFC 5019 §5). A request
 without a nonce is answered from a per-worker cache of pre-signed responses keyed by the
-request bytes; a response is refreshed once half its validity has passed, and the whole cache
-is dropped the moment the shared revocation generation moves (see
-:mod:`keiin.web.ca.generation`). A request with a nonce is signed fresh. Database look-ups
-(cache misses only) run in Django's sync thread. Malformed input always gets an OCSP
-``malformedRequest`` response with HTTP 200 — never an HTTP 500.
+request bytes (and, for GET, by the raw path too, so a repeated GET decodes nothing); a
+response is refreshed once half its validity has passed, and the whole cache is dropped the
+moment the shared revocation generation moves (see :mod:`keiin.web.ca.generation`). A request
+with a nonce is signed fresh. Database look-ups (cache misses only) run in Django's sync
+thread. Malformed input always gets an OCSP ``malformedRequest`` response with HTTP 200 —
+never an HTTP 500.
 """
 
 from __future__ import annotations
@@ -35,11 +36,19 @@ _CT = b"application/ocsp-response"
 MAX_CACHE_ENTRIES = 100_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
+    """A cached response and the ASGI messages that send it.
+
+    The messages are built once and shared by every request the entry answers (the server
+    only reads them), so a cache hit allocates nothing.
+    """
+
     body: bytes
     refresh_at: float  # wall clock seconds
-    get_headers: list[tuple[bytes, bytes]]
+    get_start: dict[str, Any]  # http.response.start with the RFC 5019 caching headers
+    post_start: dict[str, Any]  # http.response.start without them (POST is not cacheable)
+    body_message: dict[str, Any]
 
 
 def _headers(body: bytes, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:  # type: ignore[assignment]
@@ -48,6 +57,19 @@ def _headers(body: bytes, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[b
         (b"content-length", str(len(body)).encode()),
         *extra,
     ]
+
+
+def _start(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": 200, "headers": headers}
+
+
+def _body_message(body: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": body}
+
+
+_EMPTY_BODY = _body_message(b"")
+_MALFORMED_START = _start(_headers(ocsp.MALFORMED_REQUEST))
+_MALFORMED_BODY = _body_message(ocsp.MALFORMED_REQUEST)
 
 
 def _http_cache_headers(
@@ -67,7 +89,11 @@ class OcspEndpoint:
     """ASGI app answering OCSP for every CA of this Keiin home."""
 
     def __init__(self) -> None:
+        # Pre-signed responses keyed by request DER, and the same entries keyed by the raw
+        # GET path, so a repeated GET skips URL and base64 decoding. A path maps to exactly
+        # one DER, so the alias can never answer a different request.
         self._cache: dict[bytes, _Entry] = {}
+        self._by_path: dict[bytes, _Entry] = {}
         self._generation = -1
         self._authorities: list[ocsp.OcspAuthority] | None = None
         self._signers: dict[int, tuple[ocsp.ResponderSigner, float]] = {}
@@ -81,47 +107,51 @@ class OcspEndpoint:
         current = self._counter.value()
         if current != self._generation:
             self._cache.clear()
+            self._by_path.clear()
             self._signers.clear()
             self._authorities = None
             self._generation = current
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         method = scope["method"]
-        if method == "POST":
+        if method == "GET" or method == "HEAD":
+            raw_path: bytes | None = scope.get("raw_path") or scope["path"].encode()
+            self._check_generation()
+            entry = self._by_path.get(raw_path)
+            if entry is not None and entry.refresh_at > time.time():  # the hot path
+                await send(entry.get_start)
+                await send(entry.body_message if method == "GET" else _EMPTY_BODY)
+                return
+            der = _decode_get_path(raw_path)
+        elif method == "POST":
+            raw_path = None
             der = await _read_body(receive, ocsp.MAX_REQUEST_BYTES)
-            is_get = False
-        elif method in ("GET", "HEAD"):
-            der = _decode_get_path(scope)
-            is_get = True
+            self._check_generation()
         else:
             await _send(send, 405, b"method not allowed", [(b"allow", b"GET, POST")], b"text/plain")
             return
         if der is None:
-            await self._reply(
-                send, ocsp.MALFORMED_REQUEST, _headers(ocsp.MALFORMED_REQUEST), method
-            )
+            await send(_MALFORMED_START)
+            await send(_MALFORMED_BODY if method != "HEAD" else _EMPTY_BODY)
             return
-        self._check_generation()
         entry = self._cache.get(der)
-        if entry is not None and entry.refresh_at > time.time():
-            headers = entry.get_headers if is_get else _headers(entry.body)
-            await self._reply(send, entry.body, headers, method)
-            return
-        body, cacheable_entry = await self._answer(der)
-        if cacheable_entry is not None:
+        if entry is None or entry.refresh_at <= time.time():
+            body, entry = await self._answer(der)
+            if entry is None:  # not cacheable: an error, a nonce, or the generation moved
+                await send(_start(_headers(body)))
+                await send(_body_message(b"" if method == "HEAD" else body))
+                return
             if len(self._cache) >= MAX_CACHE_ENTRIES:
                 self._cache.clear()
-            self._cache[der] = cacheable_entry
-            headers = cacheable_entry.get_headers if is_get else _headers(body)
+            self._cache[der] = entry
+        if raw_path is None:
+            await send(entry.post_start)
         else:
-            headers = _headers(body)
-        await self._reply(send, body, headers, method)
-
-    async def _reply(
-        self, send: Any, body: bytes, headers: list[tuple[bytes, bytes]], method: str
-    ) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+            if len(self._by_path) >= MAX_CACHE_ENTRIES:
+                self._by_path.clear()
+            self._by_path[raw_path] = entry
+            await send(entry.get_start)
+        await send(entry.body_message if method != "HEAD" else _EMPTY_BODY)
 
     # -- answering ------------------------------------------------------------------------
 
@@ -158,7 +188,9 @@ class OcspEndpoint:
         entry = _Entry(
             body=body,
             refresh_at=produced.timestamp() + validity.total_seconds() / 2,
-            get_headers=_headers(body, _http_cache_headers(body, produced, validity)),
+            get_start=_start(_headers(body, _http_cache_headers(body, produced, validity))),
+            post_start=_start(_headers(body)),
+            body_message=_body_message(body),
         )
         return body, entry
 
@@ -220,8 +252,7 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _decode_get_path(scope: dict[str, Any]) -> bytes | None:
-    raw = scope.get("raw_path") or scope["path"].encode()
+def _decode_get_path(raw: bytes) -> bytes | None:
     raw = raw.split(b"?", 1)[0]
     prefix = b"/ocsp/"
     if not raw.startswith(prefix) or len(raw) > 4 * ocsp.MAX_REQUEST_BYTES:
