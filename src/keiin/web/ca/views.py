@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
@@ -17,26 +18,29 @@ def _ca(slug: str) -> CertificateAuthority:
     return ca
 
 
+def certificate_response(der: bytes, stem: str, *, pem: bool, max_age: int) -> HttpResponse:
+    """A certificate download: DER as ``application/pkix-cert`` (RFC 2585) or PEM text."""
+    if pem:
+        body = services.certificate_of(der).public_bytes(serialization.Encoding.PEM)
+        response = HttpResponse(body, content_type="application/x-pem-file")
+    else:
+        response = HttpResponse(der, content_type="application/pkix-cert")
+    extension = "pem" if pem else "crt"
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{extension}"'
+    response["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+
 @require_safe
 def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
-    """A CA certificate as DER, ``application/pkix-cert`` (RFC 2585)."""
-    ca = _ca(slug)
-    response = HttpResponse(bytes(ca.certificate_der), content_type="application/pkix-cert")
-    response["Content-Disposition"] = f'attachment; filename="{ca.slug}.crt"'
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
+    """A CA certificate as DER (the AIA caIssuers URL points here)."""
+    return certificate_response(bytes(_ca(slug).certificate_der), slug, pem=False, max_age=86400)
 
 
 @require_safe
 def ca_certificate_pem(request: HttpRequest, slug: str) -> HttpResponse:
     """A CA certificate as PEM text, for people and tools that want it."""
-    from cryptography.hazmat.primitives import serialization
-
-    cert = services.certificate_of(_ca(slug).certificate_der)
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    response = HttpResponse(pem, content_type="application/x-pem-file")
-    response["Content-Disposition"] = f'attachment; filename="{slug}.pem"'
-    return response
+    return certificate_response(bytes(_ca(slug).certificate_der), slug, pem=True, max_age=86400)
 
 
 @require_safe

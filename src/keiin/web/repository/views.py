@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
 from keiin.pki.serials import parse_serial, serial_to_hex
-from keiin.web.ca import services
 from keiin.web.ca.models import IssuedCertificate
+from keiin.web.ca.views import certificate_response
 from keiin.web.repository.notices import published_notices
 from keiin.web.repository.overview import find_tsa_certificate, repository_overview
 from keiin.web.repository.policyinfo import policy_facts
@@ -64,18 +63,15 @@ def _tsa_row(serial: str) -> IssuedCertificate:
 def tsa_certificate(request: HttpRequest, serial: str) -> HttpResponse:
     """A TSA certificate as DER, ``application/pkix-cert`` (RFC 2585)."""
     row = _tsa_row(serial)
-    response = HttpResponse(bytes(row.certificate_der), content_type="application/pkix-cert")
-    response["Content-Disposition"] = f'attachment; filename="tsa-{row.serial_hex}.crt"'
-    response["Cache-Control"] = "public, max-age=3600"
-    return response
+    return certificate_response(
+        bytes(row.certificate_der), f"tsa-{row.serial_hex}", pem=False, max_age=3600
+    )
 
 
 @require_safe
 def tsa_certificate_pem(request: HttpRequest, serial: str) -> HttpResponse:
     """A TSA certificate as PEM text."""
     row = _tsa_row(serial)
-    pem = services.certificate_of(row.certificate_der).public_bytes(serialization.Encoding.PEM)
-    response = HttpResponse(pem, content_type="application/x-pem-file")
-    response["Content-Disposition"] = f'attachment; filename="tsa-{row.serial_hex}.pem"'
-    response["Cache-Control"] = "public, max-age=3600"
-    return response
+    return certificate_response(
+        bytes(row.certificate_der), f"tsa-{row.serial_hex}", pem=True, max_age=3600
+    )
