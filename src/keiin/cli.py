@@ -33,7 +33,8 @@ def _setup(home_arg: str | None, *, create: bool = False) -> Home:
     home = Home(resolve_home(home_arg))
     if create:
         home.create()
-    elif not home.root.exists():
+    elif not home.secrets.is_dir():
+        # Checked before Django loads: settings and SQLite would create files in the folder.
         raise CliError(f"no Keiin home at {home.root}: run `keiin init` first")
     os.environ["KEIIN_HOME"] = str(home.root)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keiin.web.settings")
@@ -76,6 +77,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from keiin.web.ca import services
 
     call_command("migrate", interactive=False, verbosity=0)
+    if home.sqlite_path.exists():
+        os.chmod(home.sqlite_path, 0o600)  # holds password hashes
     organization = (
         args.organization or os.environ.get("KEIIN_ORGANIZATION") or "Keiin Demo Operator"
     )
@@ -251,12 +254,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _write_new(path: Path, data: bytes, force: bool, mode: int = 0o644) -> None:
+    """Write an output file atomically with exactly ``mode`` (also when replacing one)."""
     if path.exists() and not force:
         raise CliError(f"{path} exists; use --force to overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # not subject to the umask
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def cmd_ca_issue(args: argparse.Namespace) -> int:
@@ -447,6 +459,8 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _setup(args.home)
     from keiin.web.audit.log import verify
+
+    _require_hierarchy()
 
     report = verify()
     if report.ok:

@@ -105,8 +105,13 @@ def verify_chain(
     if head is not None:
         head_seq, head_hash = head
         if head_seq != checked:
+            # Missing events after the last one (head ahead), or events the head does not
+            # account for (head behind): either way the first unaccounted seq is the bad one.
             return ChainReport(
-                False, checked, checked + 1, f"chain ends at {checked} but the head says {head_seq}"
+                False,
+                checked,
+                min(head_seq, checked) + 1,
+                f"chain ends at {checked} but the head says {head_seq}",
             )
         if head_seq and head_hash != prev_hash:
             return ChainReport(False, checked, head_seq, "head hash differs from the last event")

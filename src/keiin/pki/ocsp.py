@@ -111,21 +111,22 @@ def parse_request(der: bytes) -> OcspQuery:
                     raise MalformedRequestError("unsupported critical single-request extension")
             cid = item["req_cert"]
             algorithm = cid["hash_algorithm"]["algorithm"].native
-            cert_ids.append(
-                CertId(
-                    hash_algorithm=algorithm,
-                    issuer_name_hash=cid["issuer_name_hash"].native,
-                    issuer_key_hash=cid["issuer_key_hash"].native,
-                    serial=cid["serial_number"].native,
-                    asn1=cid,
-                )
+            parsed = CertId(
+                hash_algorithm=algorithm,
+                issuer_name_hash=cid["issuer_name_hash"].native,
+                issuer_key_hash=cid["issuer_key_hash"].native,
+                serial=cid["serial_number"].native,
+                asn1=cid,
             )
+            _check_der(parsed)
+            cert_ids.append(parsed)
         nonce = None
         for ext in tbs["request_extensions"]:
             name = ext["extn_id"].native
             if name == "nonce":
                 try:
-                    octets = ext["extn_value"].parsed.native  # Nonce ::= OCTET STRING
+                    # Nonce ::= OCTET STRING, and nothing after it (strict, like the request)
+                    octets = core.OctetString.load(ext["extn_value"].contents, strict=True).native
                 except ValueError:
                     raise MalformedRequestError(
                         "nonce is not an OCTET STRING (RFC 6960 §4.4.1)"
@@ -140,6 +141,37 @@ def parse_request(der: bytes) -> OcspQuery:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise MalformedRequestError(f"not a DER OCSPRequest: {exc}") from None
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+def _check_der(cert_id: CertId) -> None:
+    """Refuse a CertID that is not plain DER (RFC 6960 §4.1.1).
+
+    The CertID is echoed byte for byte in the signed response; asn1crypto parses lazily and
+    leniently, so without this check wrong-type hash parameters, non-minimal integers,
+    constructed OCTET STRINGs or trailing fields would be signed into a response that strict
+    parsers (OpenSSL, cryptography) then reject.
+    """
+    algorithm = cert_id.asn1["hash_algorithm"]
+    params = algorithm["parameters"]
+    oid = core.ObjectIdentifier(algorithm["algorithm"].dotted).dump()
+    serial = cert_id.serial
+    expected = _tlv(
+        0x30,
+        _tlv(0x30, oid + (b"" if isinstance(params, core.Void) else b"\x05\x00"))
+        + _tlv(0x04, cert_id.issuer_name_hash)
+        + _tlv(0x04, cert_id.issuer_key_hash)
+        + _tlv(0x02, serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)),
+    )
+    if cert_id.asn1.dump() != expected:
+        raise MalformedRequestError("CertID is not DER-encoded")
 
 
 def _spki_bits(certificate: x509.Certificate) -> bytes:

@@ -113,7 +113,7 @@ def check_email(address: str) -> None:
         or not local
         or "." not in domain
         or not address.isascii()
-        or any(c.isspace() or c in "<>()[],;:\\\"" for c in address)
+        or any(c.isspace() or c in '<>()[],;:\\"' for c in address)
         or len(address) > 254
     ):
         raise ValueError(f"not a valid e-mail address for a certificate: {address!r}")

@@ -28,6 +28,20 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _reject_floats(value: Any, where: str = "data") -> None:
+    """Floats do not survive every database unchanged (PostgreSQL's jsonb turns ``1e20`` into
+    ``100000000000000000000`` and ``-0.0`` into ``0.0``), which would break the chain when the
+    row is read back; audit data records numbers as integers or strings."""
+    if isinstance(value, float):
+        raise TypeError(f"audit {where} holds a float ({value!r}); use an int or a str")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _reject_floats(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _reject_floats(item, f"{where}[{index}]")
+
+
 def record(
     action: str,
     *,
@@ -38,8 +52,10 @@ def record(
     """Append one event; runs inside (or as) a transaction that also does the action.
 
     The head row is locked first, so concurrent appends from any process form one chain.
-    ``data`` must be JSON-serialisable and must never contain secrets (PINs, passwords, keys).
+    ``data`` must be JSON-serialisable without floats and must never contain secrets (PINs,
+    passwords, keys).
     """
+    _reject_floats(data or {})
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         now = dt.datetime.now(dt.UTC)

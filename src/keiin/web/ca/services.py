@@ -261,7 +261,9 @@ def _cert_data(cert: x509.Certificate) -> dict[str, str]:
     }
 
 
-def _issue_ocsp_responder(ca: CertificateAuthority, *, actor: str) -> IssuedCertificate:
+def _issue_ocsp_responder(
+    ca: CertificateAuthority, *, actor: str, now: dt.datetime | None = None
+) -> IssuedCertificate:
     pol = policy()
     key = generate_private_key(pol.key_algorithm)
     organization = _attr(certificate_of(ca.certificate_der).subject, NameOID.ORGANIZATION_NAME)
@@ -271,6 +273,7 @@ def _issue_ocsp_responder(ca: CertificateAuthority, *, actor: str) -> IssuedCert
         issuer_of(ca),
         public_urls(),
         validity=pol.ocsp_responder_validity,
+        now=now,
     )
     issued = _save_issued(ca, cert, Profile.OCSP, keystore().put(key))
     record("ca.ocsp_responder.issued", actor=actor, target=issued.serial_hex, data=_cert_data(cert))
@@ -288,7 +291,7 @@ def renew_ocsp_responders(*, actor: str, now: dt.datetime | None = None) -> list
         with transaction.atomic():
             locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
             if current_ocsp_responder(locked, horizon) is None:
-                renewed.append(_issue_ocsp_responder(locked, actor=actor))
+                renewed.append(_issue_ocsp_responder(locked, actor=actor, now=now))
     return renewed
 
 
