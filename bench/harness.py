@@ -173,11 +173,10 @@ class Services(contextlib.AbstractContextManager):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         for _name, proc in self._procs:
-            # Stragglers (e.g. workers orphaned by a crash). While the group has members its
-            # id cannot be reused by an unrelated process, so this only hits our own.
-            if _group_stats(proc.pid):
+            # Stragglers: a server (and its workers) that ignored SIGTERM.
+            for pid, _fields in _tree_stats(proc.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self._procs.clear()
@@ -203,19 +202,20 @@ def wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float =
     raise BenchError(f"no answer from {url} within {timeout:.0f}s ({last}):\n{tail(log_path)}")
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds used so far by the live processes of group ``pgid`` (Linux).
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants (Linux).
 
+    Descendants, not the process group: ``keiin serve`` starts granian in a session of its own.
     CPU per response is a second view of a server's cost beside responses per second; it
     moves less with competing load, though contention still inflates it somewhat.
     """
-    ticks = sum(int(f[11]) + int(f[12]) for f in _group_stats(pgid))  # utime + stime
+    ticks = sum(int(f[11]) + int(f[12]) for _pid, f in _tree_stats(pid))  # utime + stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _group_stats(pgid: int) -> list[list[bytes]]:
-    """``/proc/<pid>/stat`` fields (from the state on) of every live process in group ``pgid``."""
-    found = []
+def _tree_stats(root: int) -> list[tuple[int, list[bytes]]]:
+    """``/proc/<pid>/stat`` fields (from the state on) of ``root`` and its live descendants."""
+    stats: dict[int, list[bytes]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -224,8 +224,14 @@ def _group_stats(pgid: int) -> list[list[bytes]]:
         except OSError:
             continue  # gone meanwhile
         fields = stat.rsplit(b")", 1)[1].split()  # after "pid (comm)": fields[0] is the state
-        if int(fields[2]) == pgid and fields[0] != b"Z":  # pgrp; zombies are already dead
-            found.append(fields)
+        if fields[0] != b"Z":  # zombies are already dead
+            stats[int(entry.name)] = fields
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats:
+            found.append((pid, stats[pid]))
+            frontier.extend(p for p, f in stats.items() if int(f[1]) == pid)  # ppid
     return found
 
 
@@ -289,8 +295,8 @@ def wrk(target: Target, seconds: int, settings: LoadSettings) -> WrkRun:
         str(WRK_SCRIPT),
         target.url,
     ]
-    pgid = target.server.pid if target.server is not None else None
-    cpu_before = group_cpu_seconds(pgid) if pgid is not None else 0.0
+    root = target.server.pid if target.server is not None else None
+    cpu_before = tree_cpu_seconds(root) if root is not None else 0.0
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 30)
     except FileNotFoundError:
@@ -300,7 +306,7 @@ def wrk(target: Target, seconds: int, settings: LoadSettings) -> WrkRun:
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-RESULT ")), None)
     if done.returncode != 0 or line is None:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
-    cpu = group_cpu_seconds(pgid) - cpu_before if pgid is not None else None
+    cpu = tree_cpu_seconds(root) - cpu_before if root is not None else None
     data = json.loads(line.removeprefix("BENCH-RESULT "))
     errors = {
         k: data[k]
