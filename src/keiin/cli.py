@@ -166,12 +166,30 @@ def _require_current_schema() -> None:
         )
 
 
+def _clock_monitor():  # type: ignore[no-untyped-def]
+    from keiin.tsa.clock import ClockMonitor, parse_servers
+    from keiin.web.timestamping.config import tsa_settings
+    from keiin.web.timestamping.endpoint import clock_status_file
+
+    cfg = tsa_settings()
+    try:
+        servers = parse_servers(cfg.ntp_servers)
+    except ValueError as exc:
+        raise CliError(f"KEIIN_NTP_SERVERS: {exc}") from None
+    return ClockMonitor(
+        servers, clock_status_file(), tolerance=cfg.clock_tolerance, interval=cfg.ntp_interval
+    )
+
+
 def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -> int:
     from keiin.web.ca import services
 
     _require_hierarchy()
     _require_current_schema()
     services.run_maintenance()
+    monitor = _clock_monitor()
+    status = monitor.check_once()  # workers see a fresh clock status from their first request
+    print(f"keiin: TSA clock {status.state} ({status.source})", flush=True)
     # granian runs in its own session: a terminal Ctrl-C or a SIGTERM sent to our process
     # group reaches only this process, which passes exactly one signal to the granian master
     # (workers signalled directly would be respawned as "failed" and stall the shutdown).
@@ -189,6 +207,7 @@ def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -
         target=_maintenance_loop, args=(args.maintenance_interval, stopping), daemon=True
     )
     thread.start()
+    threading.Thread(target=monitor.run, args=(stopping,), name="clock", daemon=True).start()
     if banner:
         banner()
     while True:
@@ -219,6 +238,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("KEIIN_MAIL", "outbox")
+    # The demo TSA answers anyone and, with no NTP server reachable, stamps with an
+    # unverified clock (shown as "unchecked" in the repository). Never do this in production.
+    os.environ.setdefault("KEIIN_TSA_ANONYMOUS", "1")
+    os.environ.setdefault("KEIIN_NTP_SERVERS", "none")
+    os.environ.setdefault("KEIIN_TSA_ALLOW_UNCHECKED_CLOCK", "1")
     os.environ.setdefault("KEIIN_BASE_URL", f"http://{args.host}:{args.port}")
     home = Home(resolve_home(args.home))
     fresh = not (home.root / "keiin.sqlite3").exists() and not os.environ.get("DATABASE_URL")
@@ -241,6 +265,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f" Keiin demo is running: {base}/")
         print(f"   public repository   {base}/repository/   (English: {base}/en/repository/)")
         print(f"   OCSP responder      {base}/ocsp")
+        print(f"   time-stamping (TSA) {base}/tsa   (anonymous in the demo)")
         print("   operator accounts   admin / keiin-demo-admin  (login pages: accounts release)")
         for line in demo:
             print(f"   {line}")
@@ -543,6 +568,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("maintenance", parents=[common], help="run periodic upkeep once")
     p.set_defaults(func=cmd_maintenance)
+
+    from keiin.cli_tsa import add_parsers as add_tsa_parsers
+
+    add_tsa_parsers(sub, common)
 
     audit = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_command", required=True

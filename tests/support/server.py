@@ -80,6 +80,39 @@ class KeiinServer:
             )
         return result
 
+    def launch(self, workers: int = 2) -> None:
+        """Start ``keiin serve`` on this home and wait until it answers."""
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [*KEIIN, "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keiin serve exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"keiin serve did not become ready:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server and every worker at once (a crash, not a shutdown)."""
+        if self.process is None:
+            return
+        for pid in descendants(self.process.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -91,6 +124,22 @@ class KeiinServer:
         if self.pg_name:
             drop_pg_database(self.pg_name)
             self.pg_name = None
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Run a read-only query against this server's database (SQLite or PostgreSQL)."""
+        url = self.env.get("DATABASE_URL")
+        if url:
+            import psycopg
+
+            with psycopg.connect(url) as conn:
+                return conn.execute(query.replace("?", "%s"), params).fetchall()
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.home / 'keiin.sqlite3'}?mode=ro", uri=True)
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.close()
 
     def log(self) -> str:
         try:
@@ -108,6 +157,9 @@ def prepare_home(home: Path, port: int, extra_env: dict[str, str] | None = None)
             "KEIIN_HOME": str(home),
             "KEIIN_BASE_URL": f"http://127.0.0.1:{port}",
             "KEIIN_MAIL": "outbox",
+            # No NTP on a test machine: servers that do not test the clock stamp unchecked.
+            "KEIIN_NTP_SERVERS": "none",
+            "KEIIN_TSA_ALLOW_UNCHECKED_CLOCK": "1",
             **(extra_env or {}),
         }
     )
@@ -125,24 +177,27 @@ def start_server(
     home: Path, *, workers: int = 2, extra_env: dict[str, str] | None = None
 ) -> KeiinServer:
     """``keiin init`` + ``keiin serve`` on a free port; waits until /healthz answers."""
-    port = free_port()
-    server = prepare_home(home, port, extra_env)
-    log = open(server.log_path, "wb")
-    server.process = subprocess.Popen(
-        [*KEIIN, "serve", "--port", str(port), "--workers", str(workers)],
-        env=server.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"keiin serve exited early:\n{server.log()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"keiin serve did not become ready:\n{server.log()}")
+    server = prepare_home(home, free_port(), extra_env)
+    server.launch(workers)
+    return server
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every live process below it (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(b")", 1)[1].split()
+            if fields[0] != b"Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in parents:
+            found.append(pid)
+            frontier.extend(p for p, ppid in parents.items() if ppid == pid)
+    return found

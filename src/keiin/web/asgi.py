@@ -1,7 +1,7 @@
 """The ASGI entry point: a tiny path router in front of Django.
 
-``/ocsp`` goes to the raw-ASGI OCSP responder (and ``/tsa`` to the time-stamping authority
-once it exists); everything else is Django. The fast paths skip Django's middleware, sessions
+``/ocsp`` goes to the raw-ASGI OCSP responder and ``/tsa`` to the time-stamping authority;
+everything else is Django. The fast paths skip Django's middleware, sessions
 and templates — they are machine protocols that need none of it.
 """
 
@@ -17,8 +17,10 @@ from django.core.asgi import get_asgi_application
 django_app = get_asgi_application()
 
 from keiin.web.ca.ocsp_endpoint import OcspEndpoint  # noqa: E402
+from keiin.web.timestamping.endpoint import TsaEndpoint  # noqa: E402
 
 ocsp_app = OcspEndpoint()
+tsa_app = TsaEndpoint()
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -28,6 +30,9 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path: str = scope["path"]
         if path == "/ocsp" or path.startswith("/ocsp/"):
             await ocsp_app(scope, receive, send)
+            return
+        if path == "/tsa":
+            await tsa_app(scope, receive, send)
             return
         await django_app(scope, receive, send)
         return

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "keiin.web.audit",
     "keiin.web.ca",
     "keiin.web.repository",
+    "keiin.web.timestamping",
 ]
 
 MIDDLEWARE = [

@@ -5,11 +5,14 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from keiin.web.ca import views as ca_views
+from keiin.web.repository import tsa_views
 
 urlpatterns = [
     path("ca/<slug:slug>.crt", ca_views.ca_certificate, name="ca-certificate"),
     path("ca/<slug:slug>.pem", ca_views.ca_certificate_pem, name="ca-certificate-pem"),
     path("crl/<slug:slug>.crl", ca_views.crl, name="crl"),
+    path("tsa/revocations.json", tsa_views.revocations_json, name="tsa-revocations-json"),
+    path("tsa/revocations.tsr", tsa_views.revocations_tsr, name="tsa-revocations-tsr"),
     path("healthz", ca_views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
