@@ -60,7 +60,10 @@ def _post(server, body: bytes, headers: dict[str, str] | None = None) -> tuple[i
             "POST",
             "/tsa",
             body,
-            {"Content-Type": "application/timestamp-query", **(_auth() if headers is None else headers)},
+            {
+                "Content-Type": "application/timestamp-query",
+                **(_auth() if headers is None else headers),
+            },
         )
         response = conn.getresponse()
         return response.status, response.read()
