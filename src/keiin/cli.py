@@ -600,4 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the ``keiin tsa`` commands
+    # import keiin.cli, and its CliError must be the one main() catches.
+    from keiin.cli import main as imported_main
+
+    sys.exit(imported_main())

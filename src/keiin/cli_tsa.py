@@ -303,6 +303,147 @@ def response_status(response: bytes) -> tuple[int, str]:
         return -1, "not a TimeStampResp"
 
 
+def _load_pem_certs(path: str) -> list:  # type: ignore[type-arg]
+    from cryptography import x509
+
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as exc:
+        raise _cli().CliError(f"cannot read {path}: {exc}") from None
+    try:
+        if b"-----BEGIN" in blob:
+            return x509.load_pem_x509_certificates(blob)
+        return [x509.load_der_x509_certificate(blob)]
+    except ValueError:
+        raise _cli().CliError(f"{path} holds no certificate") from None
+
+
+def _home_roots() -> list:  # type: ignore[type-arg]
+    """The root CA certificates of the local Keiin home, if there is one."""
+    from keiin.home import Home, resolve_home
+
+    if not Home(resolve_home(None)).secrets.is_dir():
+        return []
+    cli = _cli()
+    cli._setup(None)
+    from keiin.web.ca import services
+    from keiin.web.ca.models import CertificateAuthority
+
+    return [
+        services.certificate_of(ca.certificate_der)
+        for ca in CertificateAuthority.objects.filter(kind=CertificateAuthority.Kind.ROOT)
+    ]
+
+
+def revocation_list_url(tsa_certificate) -> str | None:  # type: ignore[no-untyped-def]
+    """The list published beside the TSA certificate's issuer (same origin as caIssuers)."""
+    from urllib.parse import urlsplit
+
+    from cryptography import x509
+
+    try:
+        aia = tsa_certificate.extensions.get_extension_for_class(
+            x509.AuthorityInformationAccess
+        ).value
+    except x509.ExtensionNotFound:
+        return None
+    for description in aia:
+        if description.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS:
+            parts = urlsplit(description.access_location.value)
+            return f"{parts.scheme}://{parts.netloc}/tsa/revocations.json"
+    return None
+
+
+def fetch_revocation_list(url: str, trust_roots: list) -> tuple[set[int], list, str]:  # type: ignore[type-arg]
+    """Download the token revocation list and its token; verify; return serials and windows."""
+    import requests
+
+    from keiin.tsa.verify import verify_token
+
+    listing = requests.get(url, timeout=30)
+    listing.raise_for_status()
+    number = listing.headers.get("X-Keiin-Revocation-List-Number")
+    token_url = url[: -len(".json")] + ".tsr" if url.endswith(".json") else url + ".tsr"
+    token = requests.get(token_url, params={"number": number} if number else None, timeout=30)
+    token.raise_for_status()
+    report = verify_token(token.content, data=listing.content, trust_roots=trust_roots)
+    if not report.ok:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.failed)
+        raise ValueError(f"the revocation list's own time-stamp does not verify ({failed})")
+    doc = json.loads(listing.content)
+    serials = {int(r["serial"], 16) for r in doc["revocations"] if "serial" in r}
+    windows = [
+        (_iso(r["window_start"]), _iso(r["window_end"]))
+        for r in doc["revocations"]
+        if "window_start" in r
+    ]
+    return serials, windows, f"list number {doc.get('number')} published {doc.get('published_at')}"
+
+
+def _iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """The customer's duty (seed 004 art. 8.3): imprint, signature, TSA certificate, token."""
+    from keiin.tsa.verify import Check, TokenReport, verify_token
+
+    cli = _cli()
+    try:
+        data = Path(args.data).read_bytes()
+        token = Path(args.token).read_bytes()
+    except OSError as exc:
+        raise cli.CliError(str(exc)) from None
+    roots = [c for path in args.trust or [] for c in _load_pem_certs(path)] or _home_roots()
+    if not roots:
+        raise cli.CliError("no trust anchor: give --trust ROOT.pem (the TSA's root certificate)")
+    extra = [c for path in args.untrusted or [] for c in _load_pem_certs(path)]
+    first = verify_token(token, data=data, trust_roots=roots, extra_certs=extra)
+    list_check: Check
+    serials: set[int] = set()
+    windows: list = []  # type: ignore[type-arg]
+    url = args.revocation_list
+    if url is None and first.tsa_certificate is not None:
+        url = revocation_list_url(first.tsa_certificate)
+    if url is None:
+        list_check = Check(
+            "revocation-list", False, "no revocation list URL (give --revocation-list)"
+        )
+    else:
+        try:
+            serials, windows, detail = fetch_revocation_list(url, roots)
+            list_check = Check("revocation-list", True, f"{url}: {detail}")
+        except (OSError, ValueError, KeyError) as exc:
+            list_check = Check("revocation-list", False, f"{url}: {exc}")
+        except Exception as exc:  # requests' errors and the like: report, never a traceback
+            list_check = Check("revocation-list", False, f"{url}: {exc}")
+    report = verify_token(
+        token,
+        data=data,
+        trust_roots=roots,
+        extra_certs=extra,
+        revoked_serials=serials,
+        revoked_windows=windows,
+    )
+    full = TokenReport(
+        checks=(*report.checks, list_check),
+        serial=report.serial,
+        gen_time=report.gen_time,
+        policy=report.policy,
+        tsa_certificate=report.tsa_certificate,
+    )
+    if args.json:
+        print(json.dumps(full.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for check in full.checks:
+            print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        if full.ok:
+            print(f"Token {full.serial:x} is valid: genTime {full.gen_time.isoformat()}")  # type: ignore[union-attr]
+        else:
+            print(f"Token NOT valid: {', '.join(c.name for c in full.failed)} failed")
+    return 0 if full.ok else 1
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -387,3 +528,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--out", required=True)
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_stamp)
+
+    p = tsa.add_parser("verify", help="verify a token as the terms require (art. 8.3)")
+    p.add_argument("--data", required=True, help="the time-stamped file")
+    p.add_argument("--token", required=True, help="the .tsr (TimeStampResp) or bare token")
+    p.add_argument("--trust", action="append", help="root certificate (PEM/DER); repeatable")
+    p.add_argument("--untrusted", action="append", help="extra certificates (e.g. the TSA's)")
+    p.add_argument("--revocation-list", help="token revocation list URL (default: from the TSA)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)

@@ -6,6 +6,7 @@ import base64
 import concurrent.futures
 import hashlib
 import http.client
+import json
 import os
 import subprocess
 import time
@@ -279,3 +280,46 @@ def test_20000_concurrent_tokens_unique_and_logged(tsa):
     assert len(set(serials)) == 20_000
     logged = {int(row[0], 16) for row in tsa.sql("SELECT serial_hex FROM timestamping_issuedtoken")}
     assert set(serials) <= logged
+
+
+def test_stamp_and_verify_commands(tsa, tmp_path):
+    data = tmp_path / "contract.pdf"
+    data.write_bytes(b"%PDF-1.7 contract body " + os.urandom(100))
+    tsr = tmp_path / "contract.tsr"
+    root = tmp_path / "root.pem"
+    chain = (tsa.home / "chain.pem").read_text()
+    root.write_text(chain[chain.index("-----BEGIN", 10) :])
+    tsa.cli("tsa", "stamp", str(data), "--url", f"{tsa.url}/tsa", "--user", USER,
+            "--password", PASSWORD, "--out", str(tsr))  # fmt: skip
+    verify = ["tsa", "verify", "--data", str(data), "--token", str(tsr), "--trust", str(root)]
+    good = tsa.cli(*verify)
+    assert "Token" in good.stdout and "is valid" in good.stdout, good.stdout
+    for name in ("imprint", "signature", "signing-certificate", "tsa-certificate",
+                 "certificate-path", "not-revoked-token", "revocation-list"):  # fmt: skip
+        assert f"ok   {name}:" in good.stdout, good.stdout
+
+    report = json.loads(tsa.cli(*verify, "--json").stdout)
+    assert report["ok"] is True
+    serial = report["serial"]
+
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(data.read_bytes() + b"!")
+    bad = tsa.cli("tsa", "verify", "--data", str(tampered), "--token", str(tsr), "--trust",
+                  str(root), check=False)  # fmt: skip
+    assert bad.returncode == 1 and "FAIL imprint" in bad.stdout
+
+    tsa.cli("tsa", "revoke", "--serial", serial, "--reason", "key ceremony test")
+    revoked = tsa.cli(*verify, check=False)
+    assert revoked.returncode == 1
+    assert "FAIL not-revoked-token" in revoked.stdout, revoked.stdout
+    assert "ok   revocation-list" in revoked.stdout
+
+
+def test_stamp_reports_refusals_without_traceback(tsa, tmp_path):
+    data = tmp_path / "x.bin"
+    data.write_bytes(b"x")
+    out = tsa.cli("tsa", "stamp", str(data), "--url", f"{tsa.url}/tsa", "--user", USER,
+                  "--password", "not-the-password", "--out", str(tmp_path / "x.tsr"),
+                  check=False)  # fmt: skip
+    assert out.returncode == 1
+    assert "HTTP 401" in out.stderr and "Traceback" not in out.stderr
