@@ -120,11 +120,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _maintenance_loop(interval: float, stop: threading.Event) -> None:
-    from keiin.web.ca import services
+    from keiin.web.maintenance import run_all
 
     while not stop.wait(interval):
         try:
-            services.run_maintenance()
+            run_all()
         except Exception as exc:  # keep serving; the next round retries
             print(f"keiin: maintenance failed: {exc}", file=sys.stderr)
 
@@ -182,11 +182,11 @@ def _clock_monitor():  # type: ignore[no-untyped-def]
 
 
 def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -> int:
-    from keiin.web.ca import services
+    from keiin.web.maintenance import run_all
 
     _require_hierarchy()
     _require_current_schema()
-    services.run_maintenance()
+    run_all()
     monitor = _clock_monitor()
     status = monitor.check_once()  # workers see a fresh clock status from their first request
     print(f"keiin: TSA clock {status.state} ({status.source})", flush=True)
@@ -467,13 +467,14 @@ def cmd_ca_crl(args: argparse.Namespace) -> int:
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
     _setup(args.home)
-    from keiin.web.ca import services
+    from keiin.web.maintenance import run_all
 
     _require_hierarchy()
-    done = services.run_maintenance(actor=_actor())
+    done = run_all(actor=_actor())
     print(
         f"re-issued CRLs: {done['crls']}, "
-        f"renewed OCSP responder certificates: {done['ocsp_responders']}"
+        f"renewed OCSP responder certificates: {done['ocsp_responders']}, "
+        f"renewed TSA contract years: {done['tsa_renewals']}"
     )
     return 0
 
