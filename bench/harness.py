@@ -259,6 +259,11 @@ class Target:
     content_type: str | None = None
     min_response_bytes: int = 0
     server: subprocess.Popen | None = None
+    #: Extra request headers, e.g. ``(("Authorization", "Basic ..."),)``.
+    headers: tuple[tuple[str, str], ...] = ()
+    #: Shortest wrk run for this target in :func:`compare_many` (a very slow server needs
+    #: a few seconds for a run to hold more than its first wave of responses).
+    min_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,7 @@ def wrk(target: Target, seconds: int, settings: LoadSettings) -> WrkRun:
     env["BENCH_WRK_METHOD"] = target.method
     env["BENCH_WRK_BODY_FILE"] = str(target.body_file or "")
     env["BENCH_WRK_CONTENT_TYPE"] = target.content_type or ""
+    env["BENCH_WRK_HEADERS"] = "\n".join(f"{name}: {value}" for name, value in target.headers)
     cmd = [
         "wrk",
         f"-t{settings.threads}",
@@ -396,3 +402,35 @@ def compare(
             )
         services.check_alive()
     return Comparison(subject=runs[subject.label], baseline=runs[baseline.label])
+
+
+def compare_many(
+    subject: Target, baselines: list[Target], settings: LoadSettings, services: Services
+) -> list[Comparison]:
+    """Like :func:`compare` with several baselines: one :class:`Comparison` per baseline.
+
+    Each round runs every baseline once and the subject once, the subject in the middle and
+    the baselines' order reversed every other round (B1 S B2, B2 S B1, ...), so the subject
+    run sits next to each baseline run of its round; the subject runs are shared by the
+    comparisons. With one baseline this is :func:`compare`'s ABBA order.
+    """
+    for target in (*baselines, subject):
+        if settings.warmup > 0:
+            say(f"warm-up {target.label} ({settings.warmup}s)")
+            wrk(target, settings.warmup, settings)
+    runs: dict[str, list[WrkRun]] = {t.label: [] for t in (subject, *baselines)}
+    half = (len(baselines) + 1) // 2
+    for i in range(settings.rounds):
+        ordered = baselines if i % 2 == 0 else baselines[::-1]
+        order = [*ordered[:half], subject, *ordered[half:]]
+        for target in order:
+            run = wrk(target, max(settings.run_seconds, target.min_seconds), settings)
+            runs[target.label].append(run)
+            cpu = run.cpu_us_per_response
+            say(
+                f"round {i + 1}/{settings.rounds} {target.label:<16} {run.rate:>9,.0f} /s"
+                f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
+                + (f"  server CPU {cpu:5.1f} us/resp" if cpu is not None else "")
+            )
+        services.check_alive()
+    return [Comparison(subject=runs[subject.label], baseline=runs[b.label]) for b in baselines]

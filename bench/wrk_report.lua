@@ -4,6 +4,7 @@
 --   BENCH_WRK_METHOD        GET (default) or POST
 --   BENCH_WRK_BODY_FILE     file whose bytes are the request body (POST)
 --   BENCH_WRK_CONTENT_TYPE  Content-Type of that body
+--   BENCH_WRK_HEADERS       extra request headers, one "Name: value" per line (optional)
 -- At the end it prints one line, "BENCH-RESULT {json}", that the harness parses.
 
 local method = os.getenv("BENCH_WRK_METHOD")
@@ -21,6 +22,16 @@ end
 local content_type = os.getenv("BENCH_WRK_CONTENT_TYPE")
 if content_type and content_type ~= "" then
   wrk.headers["Content-Type"] = content_type
+end
+
+local extra_headers = os.getenv("BENCH_WRK_HEADERS")
+if extra_headers and extra_headers ~= "" then
+  for line in extra_headers:gmatch("[^\n]+") do
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    if name then
+      wrk.headers[name] = value
+    end
+  end
 end
 
 function done(summary, latency, requests)
