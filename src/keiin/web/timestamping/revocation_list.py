@@ -41,12 +41,12 @@ from django.db.models import Max
 
 from keiin.pki.serials import random_serial, serial_to_hex
 from keiin.tsa.request import TimeStampRequest
-from keiin.tsa.template import TokenFactory, TsaProfile, token_of
+from keiin.tsa.template import TokenFactory, token_of
 from keiin.web.audit.log import record
 from keiin.web.ca import services
-from keiin.web.ca.models import CertificateAuthority, IssuedCertificate
-from keiin.web.timestamping.config import tsa_settings
+from keiin.web.ca.models import IssuedCertificate
 from keiin.web.timestamping.models import IssuedToken, RevocationListSnapshot, TokenRevocation
+from keiin.web.timestamping.profile import factory_for
 
 log = logging.getLogger("keiin.tsa")
 
@@ -85,30 +85,6 @@ def entry_of(revocation: TokenRevocation) -> dict[str, str]:
         item["window_start"] = iso_utc(revocation.window_start)
         item["window_end"] = iso_utc(revocation.window_end)
     return item
-
-
-def _factory(row: IssuedCertificate) -> TokenFactory:
-    """The token factory for TSA certificate ``row``.
-
-    The same profile as :func:`keiin.web.timestamping.profile.load_factory`, which cannot be
-    used here: it closes the thread's database connection, and publishing runs inside the
-    caller's transaction.
-    """
-    certificate = services.certificate_of(row.certificate_der)
-    issuer = CertificateAuthority.objects.get(pk=row.issuer_id)
-    cfg = tsa_settings()
-    seconds, millis = divmod(cfg.accuracy_ms, 1000)
-    return TokenFactory(
-        TsaProfile(
-            certificate=certificate,
-            key=services.private_key(row.key_ref),
-            chain=(services.certificate_of(issuer.certificate_der),),
-            policies=cfg.policies,
-            accuracy_seconds=seconds,
-            accuracy_millis=millis,
-            include_chain=cfg.include_chain,
-        )
-    )
 
 
 def issuer_of_list(row: IssuedCertificate) -> str:
@@ -183,7 +159,7 @@ def publish(actor: str) -> Snapshot:
     row = services.current_tsa_certificate()
     if row is None:
         raise RevocationListUnavailableError("no valid time-stamping unit certificate")
-    factory = _factory(row)
+    factory = factory_for(row)
     for attempt in range(_ATTEMPTS):
         try:
             with transaction.atomic():  # a savepoint when the caller has a transaction
