@@ -44,8 +44,6 @@ Pure: no Django. Python's standard library only.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import ipaddress
 import math
 import mmap
@@ -57,10 +55,12 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from keiin.flock import locked
 
 NTP_PORT = 123
 #: Seconds from the NTP era-0 epoch (1900-01-01) to the Unix epoch.
@@ -377,7 +377,7 @@ class ClockStatusFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            with _locked(fd):
+            with locked(fd):
                 size = os.fstat(fd).st_size
                 if size < _SIZE:
                     os.pwrite(fd, b"\0" * (_SIZE - size), size)
@@ -392,7 +392,7 @@ class ClockStatusFile:
         """Publish ``status``: readers see the previous status or this one, never a mix."""
         fd = os.open(self.path, os.O_RDWR)
         try:
-            with _locked(fd):
+            with locked(fd):
                 (current,) = _HEAD.unpack(os.pread(fd, _HEAD.size, 0))
                 seq = current + 1
                 source = _truncate(status.source, _SOURCE_MAX)
@@ -446,15 +446,6 @@ class ClockStatusFile:
 
     def close(self) -> None:
         self._map.close()
-
-
-@contextlib.contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- guard

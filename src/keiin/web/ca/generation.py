@@ -9,13 +9,12 @@ machines need a shared channel instead (Redis, documented in docs/operations.md)
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import mmap
 import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
+
+from keiin.flock import locked
 
 _FMT = "<Q"
 _SIZE = struct.calcsize(_FMT)
@@ -28,7 +27,7 @@ class Generation:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            with _locked(fd):
+            with locked(fd):
                 if os.fstat(fd).st_size < _SIZE:
                     os.pwrite(fd, b"\0" * _SIZE, 0)
             self._map = mmap.mmap(fd, _SIZE, access=mmap.ACCESS_READ)
@@ -44,7 +43,7 @@ class Generation:
         """Increment the generation (atomically across processes) and return the new value."""
         fd = os.open(self.path, os.O_RDWR)
         try:
-            with _locked(fd):
+            with locked(fd):
                 (current,) = struct.unpack(_FMT, os.pread(fd, _SIZE, 0))
                 new = current + 1
                 os.pwrite(fd, struct.pack(_FMT, new), 0)
@@ -52,12 +51,3 @@ class Generation:
             return new
         finally:
             os.close(fd)
-
-
-@contextlib.contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
