@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "keiin.web.ca",
     "keiin.web.repository",
     "keiin.web.timestamping",
+    "keiin.web.console",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(KEIIN_HOME / "test.sqlite3")}
+
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:tsa"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -18,5 +18,6 @@ urlpatterns = [
 ]
 urlpatterns += i18n_patterns(
     path("", include("keiin.web.repository.urls")),
+    path("console/", include("keiin.web.console.urls")),
     prefix_default_language=False,
 )

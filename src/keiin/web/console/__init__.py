@@ -1,0 +1,1 @@
+"""The operator console: staff login and the management of TSA customer accounts."""
