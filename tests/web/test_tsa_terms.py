@@ -114,6 +114,8 @@ def test_account_validation():
     with pytest.raises(services.TsaServiceError):
         services.create_account("short", "short", actor="t")
     with pytest.raises(services.TsaServiceError):
+        services.create_account("New", "a-long-password", actor="t")
+    with pytest.raises(services.TsaServiceError):
         services.create_account("ipbad", "a-long-password", actor="t", ip_allowlist="not-an-ip")
     _account(D(2026, 1, 1))
     with pytest.raises(services.TsaServiceError):

@@ -23,6 +23,10 @@ from keiin.web.timestamping.models import (
 )
 
 
+#: Names the operator console uses as paths beside account IDs.
+RESERVED_USER_IDS = frozenset({"new", "revocations"})
+
+
 class TsaServiceError(Exception):
     """An operation refused, with a message for the operator."""
 
@@ -61,6 +65,8 @@ def create_account(
     """Register a customer; the first contract year starts on ``start`` (default today)."""
     if not user_id or len(user_id) > 64 or not user_id.isprintable() or ":" in user_id:
         raise TsaServiceError("the user ID must be 1-64 printable characters without ':'")
+    if user_id.lower() in RESERVED_USER_IDS:
+        raise TsaServiceError(f"the user ID {user_id!r} is reserved")
     if len(password) < 12:
         raise TsaServiceError("the password must have at least 12 characters")
     if quota is not None and quota < 0:
