@@ -404,6 +404,25 @@ def compare(
     return Comparison(subject=runs[subject.label], baseline=runs[baseline.label])
 
 
+def wait_idle(server: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    """Wait until ``server``'s process tree has (nearly) stopped using CPU.
+
+    When wrk stops, a slow server still has its last wave of requests to answer (certomancer's
+    TSA: ~64 requests of tens of milliseconds each); without this wait that work would run
+    during the next target's measurement.
+    """
+    if server is None:
+        return
+    deadline = time.monotonic() + timeout
+    before = tree_cpu_seconds(server.pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = tree_cpu_seconds(server.pid)
+        if after - before < 0.2 * 0.05:  # under 5% of a core
+            return
+        before = after
+
+
 def compare_many(
     subject: Target, baselines: list[Target], settings: LoadSettings, services: Services
 ) -> list[Comparison]:
@@ -412,7 +431,8 @@ def compare_many(
     Each round runs every baseline once and the subject once, the subject in the middle and
     the baselines' order reversed every other round (B1 S B2, B2 S B1, ...), so the subject
     run sits next to each baseline run of its round; the subject runs are shared by the
-    comparisons. With one baseline this is :func:`compare`'s ABBA order.
+    comparisons. With one baseline this is :func:`compare`'s ABBA order. After each run the
+    loaded server is given time to finish its backlog (:func:`wait_idle`).
     """
     for target in (*baselines, subject):
         if settings.warmup > 0:
@@ -420,11 +440,14 @@ def compare_many(
             wrk(target, settings.warmup, settings)
     runs: dict[str, list[WrkRun]] = {t.label: [] for t in (subject, *baselines)}
     half = (len(baselines) + 1) // 2
+    for target in (*baselines, subject):
+        wait_idle(target.server)
     for i in range(settings.rounds):
         ordered = baselines if i % 2 == 0 else baselines[::-1]
         order = [*ordered[:half], subject, *ordered[half:]]
         for target in order:
             run = wrk(target, max(settings.run_seconds, target.min_seconds), settings)
+            wait_idle(target.server)
             runs[target.label].append(run)
             cpu = run.cpu_us_per_response
             say(

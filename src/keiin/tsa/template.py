@@ -146,6 +146,21 @@ _HASHERS: dict[str, Callable[[bytes], Any]] = {
     "sha512": hashlib.sha512,
 }
 
+#: DER length octets of every length below 8 KiB (a token with its certificate is ~1.5 KiB),
+#: looked up instead of computed: a token has a dozen nested lengths.
+_LENGTHS: tuple[bytes, ...] = tuple(der.length(n) for n in range(8192))
+#: INTEGER tag and length for contents of 0..127 octets (serials, nonces).
+_INTEGER_HEADER: tuple[bytes, ...] = tuple(bytes((der.INTEGER, n)) for n in range(128))
+#: GeneralizedTime ends ``[.f{1,3}]Z`` by millisecond (trailing fraction zeros dropped, X.690
+#: §11.7), and the tag and length octets that go with each.
+_GT_SUFFIX: tuple[bytes, ...] = tuple(
+    (f".{m:03d}".rstrip("0") if m else "").encode() + b"Z" for m in range(1000)
+)
+_GT_HEADER: tuple[bytes, ...] = tuple(
+    bytes((der.GENERALIZED_TIME, 14 + len(x))) for x in _GT_SUFFIX
+)
+_UTC = dt.UTC
+
 
 class TokenFactory:
     """Issues time-stamp tokens for one :class:`TsaProfile` (thread-safe, immutable)."""
@@ -226,6 +241,45 @@ class TokenFactory:
         self._certs = der.tlv(0xA0, b"".join(sorted(dict.fromkeys(certs))))
         self._ci_type = der.oid(OID_SIGNED_DATA)
 
+        # For grant(): the whole messageImprint up to the digest octets per (hash, NULL), the
+        # fixed part of the SignerInfo length, and the largest response this profile can make
+        # (if it is below 8 KiB, every length is looked up in _LENGTHS).
+        self._imprint_head = {
+            key: b"\x30"
+            + der.length(len(alg) + 2 + DIGEST_SIZES[key[0]])
+            + alg
+            + bytes((der.OCTET_STRING, DIGEST_SIZES[key[0]]))
+            for key, alg in self._imprint_alg.items()
+        }
+        self._si_fixed = len(self._si_head) + size + len(self._attrs_after) + len(sig_alg)
+        key_bytes = (profile.key.key_size + 7) // 8
+        largest_tst = 4 + sum(
+            (
+                max(len(x) for x in self._policy_prefix.values()),
+                max(len(x) for x in self._imprint_head.values()) + 64,
+                2 + MAX_SERIAL_BITS // 8 + 1,
+                2 + 19,
+                len(self._accuracy),
+                2 + MAX_NONCE_BITS // 8 + 1,
+                len(self._tsa_name),
+            )
+        )
+        largest = (
+            largest_tst
+            + len(self._certs)
+            + self._si_fixed
+            + 2 * key_bytes
+            + 64  # signature (≤ 2 × key size + its own DER overhead) and every header
+            + len(self._sd_head)
+            + len(self._eci_type)
+            + len(self._ci_type)
+            + len(GRANTED_STATUS_INFO)
+        )
+        self._length: Callable[[int], bytes] = (
+            _LENGTHS.__getitem__ if largest < len(_LENGTHS) else der.length
+        )
+        self._gen_time_second: tuple[dt.datetime | None, bytes] = (None, b"")
+
     def select_policy(self, request: TimeStampRequest) -> str:
         """The policy a token for ``request`` gets: the default or the requested one.
 
@@ -257,61 +311,56 @@ class TokenFactory:
         policy_prefix = self._policy_prefix.get(policy)
         if policy_prefix is None:
             raise Rejection(FailInfo.UNACCEPTED_POLICY, "requested policy not supported")
-        alg = self._imprint_alg.get((request.hash_algorithm, request.null_parameters))
-        if alg is None:
+        imprint_head = self._imprint_head.get((request.hash_algorithm, request.null_parameters))
+        if imprint_head is None:
             raise Rejection(FailInfo.BAD_ALG, "unsupported message imprint algorithm")
         digest = request.digest
         if len(digest) != DIGEST_SIZES[request.hash_algorithm]:
             raise Rejection(FailInfo.BAD_DATA_FORMAT, "imprint has the wrong length")
-        if not 0 < serial.bit_length() <= MAX_SERIAL_BITS or serial < 0:
+        bits = serial.bit_length()
+        if not 0 < bits <= MAX_SERIAL_BITS or serial < 0:
             raise ValueError("the serial number must be positive and at most 160 bits")
+        serial_content = serial.to_bytes(bits // 8 + 1, "big")  # minimal, positive
         nonce = request.nonce
         if nonce is None:
             nonce_tlv = b""
         elif 0 <= nonce and nonce.bit_length() <= MAX_NONCE_BITS:
-            nonce_tlv = der.integer(nonce)
+            nonce_content = nonce.to_bytes(nonce.bit_length() // 8 + 1, "big")
+            nonce_tlv = _INTEGER_HEADER[len(nonce_content)] + nonce_content
         else:
             raise Rejection(FailInfo.BAD_DATA_FORMAT, "nonce out of range")
+        length = self._length
 
-        length = der.length
         # TSTInfo
-        imprint_content = alg + b"\x04" + length(len(digest)) + digest
         tst_body = b"".join(
             (
                 policy_prefix,
-                b"\x30",
-                length(len(imprint_content)),
-                imprint_content,
-                der.integer(serial),
-                der.generalized_time(gen_time),
+                imprint_head,
+                digest,
+                _INTEGER_HEADER[len(serial_content)],
+                serial_content,
+                self._generalized_time(gen_time),
                 self._accuracy,
                 nonce_tlv,
                 self._tsa_name,
             )
         )
         tst = b"\x30" + length(len(tst_body)) + tst_body
+        tst_len = len(tst)
 
         # SignerInfo: messageDigest = H(TSTInfo), signature over the signed attributes.
         md = self._hash(tst).digest()
         signature = self._sign(self._signed_input_prefix + md + self._attrs_after)
-        si_body = b"".join(
-            (
-                self._si_head,
-                md,
-                self._attrs_after,
-                self._si_sig_alg,
-                b"\x04",
-                length(len(signature)),
-                signature,
-            )
-        )
-        si = b"\x30" + length(len(si_body)) + si_body
-        signer_infos_hdr = b"\x31" + length(len(si))
+        sig_hdr = b"\x04" + length(len(signature))
+        si_len = self._si_fixed + len(sig_hdr) + len(signature)
+        si_hdr = b"\x30" + length(si_len)
+        signer_infos_len = len(si_hdr) + si_len
+        signer_infos_hdr = b"\x31" + length(signer_infos_len)
 
         # EncapsulatedContentInfo { id-ct-TSTInfo, [0] EXPLICIT OCTET STRING TSTInfo }
-        octet_hdr = b"\x04" + length(len(tst))
-        explicit_hdr = b"\xa0" + length(len(octet_hdr) + len(tst))
-        eci_len = len(self._eci_type) + len(explicit_hdr) + len(octet_hdr) + len(tst)
+        octet_hdr = b"\x04" + length(tst_len)
+        explicit_hdr = b"\xa0" + length(len(octet_hdr) + tst_len)
+        eci_len = len(self._eci_type) + len(explicit_hdr) + len(octet_hdr) + tst_len
         eci_hdr = b"\x30" + length(eci_len)
 
         certs = self._certs if request.cert_req else b""
@@ -321,7 +370,7 @@ class TokenFactory:
             + eci_len
             + len(certs)
             + len(signer_infos_hdr)
-            + len(si)
+            + signer_infos_len
         )
         sd_hdr = b"\x30" + length(sd_len)
         sd_explicit_hdr = b"\xa0" + length(len(sd_hdr) + sd_len)
@@ -345,9 +394,28 @@ class TokenFactory:
                 tst,
                 certs,
                 signer_infos_hdr,
-                si,
+                si_hdr,
+                self._si_head,
+                md,
+                self._attrs_after,
+                self._si_sig_alg,
+                sig_hdr,
+                signature,
             )
         )
+
+    def _generalized_time(self, moment: dt.datetime) -> bytes:
+        """``der.generalized_time(moment)``, with the part up to the seconds encoded once per
+        second for UTC datetimes (every token of a second shares it)."""
+        if moment.tzinfo is not _UTC:
+            return der.generalized_time(moment)  # converts, or refuses a naive datetime
+        second = moment.replace(microsecond=0)
+        cached_second, digits = self._gen_time_second
+        if cached_second != second:
+            digits = der.generalized_time(second)[2:-1]  # YYYYMMDDhhmmss
+            self._gen_time_second = (second, digits)
+        millis = moment.microsecond // 1000
+        return _GT_HEADER[millis] + digits + _GT_SUFFIX[millis]
 
 
 def token_of(response_der: bytes) -> bytes:

@@ -2,7 +2,7 @@
 
 Verifying an Argon2 password costs tens of milliseconds; doing it per request would cap the
 TSA at a few dozen tokens per second. So a worker verifies a credential once and caches the
-outcome under a keyed hash of the credential (HMAC with a per-process random key: the cache
+outcome under a keyed hash of the credential (keyed BLAKE2b, a per-process random key: the cache
 holds no password and its keys are useless outside the process). The cache is dropped the
 moment the shared accounts generation moves (suspension, password change, token revocation)
 and entries also expire after :data:`CACHE_SECONDS`. Failed checks are not cached as
@@ -15,7 +15,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import hmac
 import ipaddress
 import secrets
 import time
@@ -128,7 +127,8 @@ class Authenticator:
     """Per-worker credential cache in front of :func:`lookup_basic` / :func:`lookup_token`."""
 
     def __init__(self) -> None:
-        self._key = secrets.token_bytes(32)
+        # Keyed BLAKE2b (a MAC, RFC 7693 §2.9): a quarter of HMAC-SHA256's cost per request.
+        self._mac = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=32)
         self._cache: dict[bytes, tuple[Principal, float]] = {}
         self._failures: dict[str, tuple[int, float]] = {}
         self._generation = -1
@@ -142,18 +142,21 @@ class Authenticator:
     def cached(self, authorization: bytes) -> Principal | None:
         """The principal for this exact Authorization header, if verified recently."""
         self._check_generation()
-        hit = self._cache.get(self._cache_key(authorization))
+        hit = self._cache.get(self.cache_key(authorization))
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
         return None
 
-    def _cache_key(self, authorization: bytes) -> bytes:
-        return hmac.new(self._key, authorization, hashlib.sha256).digest()
+    def cache_key(self, authorization: bytes) -> bytes:
+        """The keyed hash under which a credential's outcome is cached (holds no secret)."""
+        mac = self._mac.copy()
+        mac.update(authorization)
+        return mac.digest()
 
     def remember(self, authorization: bytes, principal: Principal) -> None:
         if len(self._cache) >= MAX_CACHE:
             self._cache.clear()
-        self._cache[self._cache_key(authorization)] = (
+        self._cache[self.cache_key(authorization)] = (
             principal,
             time.monotonic() + CACHE_SECONDS,
         )

@@ -4,20 +4,33 @@ Order of work per request: method → authentication (HTTP 401/403 — the only 
 refusals) → body → parse (rejections are TimeStampResp) → clock guard (``timeNotAvailable``)
 → policy → sign (DER template) → durable log (group commit; ``systemFailure`` if it cannot be
 written) → reply. Nothing leaves before its log row is committed.
+
+This runs thousands of times a second per worker, so the common case stays synchronous and
+allocation-light: a cached credential is checked without a coroutine or a Django timezone
+lookup (today's date is cached until the next local midnight), the token factory without an
+``await``, and serial numbers come from a per-process buffer of ``os.urandom`` bytes instead
+of one system call (and one release of the GIL) each. A credential that
+is not cached yet is looked up once per worker even when many requests carry it at the same
+moment (after a restart or an accounts change, dozens of connections would otherwise queue for
+one Argon2 check each).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
+import os
+import threading
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from keiin.pki.serials import random_serial, serial_to_hex
+from keiin.pki.serials import serial_to_hex
 from keiin.tsa.clock import ClockGuard, ClockStatusFile, parse_servers
 from keiin.tsa.request import parse_request
 from keiin.tsa.response import FailInfo, Rejection, rejection_response
@@ -32,6 +45,7 @@ log = logging.getLogger("keiin.tsa")
 
 MAX_BODY = 4096
 _REPLY_CT = (b"content-type", b"application/timestamp-reply")
+_UTC = dt.UTC
 
 
 def clock_status_file() -> ClockStatusFile:
@@ -43,6 +57,34 @@ def _start(status: int, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     return {"type": "http.response.start", "status": status, "headers": headers}
 
 
+class SerialSource:
+    """Random token serial numbers as :func:`keiin.pki.serials.random_serial` makes them
+    (127 random bits, at least 64 significant), from a buffer of ``os.urandom`` bytes.
+
+    The buffer belongs to one process: it is dropped in a forked child (two workers must never
+    share it). Thread-safe.
+    """
+
+    CHUNK = 16 * 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        self._pid = os.getpid()
+
+    def __call__(self) -> int:
+        with self._lock:
+            while True:
+                offset = self._offset
+                if offset >= len(self._buffer) or self._pid != os.getpid():
+                    self._buffer, offset, self._pid = os.urandom(self.CHUNK), 0, os.getpid()
+                self._offset = offset + 16
+                serial = int.from_bytes(self._buffer[offset : offset + 16], "big") >> 1
+                if serial >= 1 << 64:  # as random_serial: at least 64 significant bits
+                    return serial
+
+
 class TsaEndpoint:
     """ASGI app issuing time-stamp tokens (see module docstring)."""
 
@@ -52,11 +94,15 @@ class TsaEndpoint:
         self._factory: TokenFactory | None = None
         self._factory_generation = -1
         self._guard: ClockGuard | None = None
+        self._serial = SerialSource()
+        self._day: dt.date | None = None
+        self._day_ends = 0.0  # time.time() of the next local midnight
+        self._lookups: dict[bytes, asyncio.Future[auth.Principal | None]] = {}
 
     # -- replies ---------------------------------------------------------------------------
 
     async def _reply(self, send: Any, body: bytes) -> None:
-        await send(_start(200, [_REPLY_CT, (b"content-length", str(len(body)).encode())]))
+        await send(_start(200, [_REPLY_CT, (b"content-length", b"%d" % len(body))]))
         await send({"type": "http.response.body", "body": body})
 
     async def _refuse(self, send: Any, status: int, reason: str) -> None:
@@ -78,11 +124,19 @@ class TsaEndpoint:
         if scope["method"] != "POST":
             await self._refuse(send, 405, "use POST with an application/timestamp-query body")
             return
-        outcome = await self._authenticate(scope)
+        outcome = self._authenticate_cached(scope)
+        if outcome is None:
+            outcome = await self._authenticate(scope)
         if outcome.status:
             await self._refuse(send, outcome.status, outcome.reason)
             return
-        body = await _read_body(receive, MAX_BODY)
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body: bytes | None = message.get("body", b"")
+            if len(body) > MAX_BODY:  # type: ignore[arg-type]
+                body = None
+        else:
+            body = await _read_body(receive, MAX_BODY, message)
         if body is None:
             await self._reply(
                 send, rejection_response(FailInfo.BAD_DATA_FORMAT, "request too large")
@@ -93,23 +147,28 @@ class TsaEndpoint:
             ok, why = self._clock().check()
             if not ok:
                 raise Rejection(FailInfo.TIME_NOT_AVAILABLE, why)
-            factory = await self._token_factory()
+            factory = self._factory
+            if factory is None or services.revocation_generation().value() != (
+                self._factory_generation
+            ):
+                factory = await self._token_factory()
             policy = factory.select_policy(request)
         except Rejection as rejection:
             await self._reply(send, rejection_response(rejection.fail_info, rejection.text))
             return
-        serial = random_serial()
-        gen_time = dt.datetime.now(dt.UTC)
-        gen_time = gen_time.replace(microsecond=gen_time.microsecond // 1000 * 1000)
+        serial = self._serial()
+        now = dt.datetime.now(_UTC)
+        gen_time = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         response = factory.grant(request, serial=serial, gen_time=gen_time, policy=policy)
+        principal = outcome.principal
         entry = LogEntry(
-            serial_hex=serial_to_hex(serial),
-            gen_time=gen_time,
-            hash_algorithm=request.hash_algorithm,
-            digest_hex=request.digest.hex(),
-            policy=policy,
-            account_id=outcome.principal.account_id if outcome.principal else None,
-            token_sha256=hashlib.sha256(token_of(response)).hexdigest(),
+            serial_to_hex(serial),
+            gen_time,
+            request.hash_algorithm,
+            request.digest.hex(),
+            policy,
+            principal.account_id if principal is not None else None,
+            hashlib.sha256(token_of(response)).hexdigest(),
         )
         try:
             await self._log.record(entry)
@@ -118,19 +177,21 @@ class TsaEndpoint:
                 send, rejection_response(FailInfo.SYSTEM_FAILURE, "issuance log unavailable")
             )
             return
-        await self._reply(send, response)
+        await send(_start(200, [_REPLY_CT, (b"content-length", b"%d" % len(response))]))
+        await send({"type": "http.response.body", "body": response})
 
     def _clock(self) -> ClockGuard:
-        if self._guard is None:
+        guard = self._guard
+        if guard is None:
             cfg = tsa_settings()
             checked = bool(parse_servers(cfg.ntp_servers))
-            self._guard = ClockGuard(
+            guard = self._guard = ClockGuard(
                 clock_status_file(),
                 tolerance=cfg.clock_tolerance,
                 max_age=max(3 * cfg.ntp_interval, 30.0),
                 unchecked_ok=cfg.allow_unchecked_clock and not checked,
             )
-        return self._guard
+        return guard
 
     async def _token_factory(self) -> TokenFactory:
         generation = services.revocation_generation().value()
@@ -143,19 +204,51 @@ class TsaEndpoint:
             self._factory = factory
         return self._factory
 
-    async def _authenticate(self, scope: dict[str, Any]) -> auth.AuthOutcome:
+    # -- authentication --------------------------------------------------------------------
+
+    def _today(self) -> dt.date:
+        """``timezone.localdate()``, recomputed only when a local midnight has passed."""
+        if self._day is None or time.time() >= self._day_ends:
+            local = timezone.localtime()
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            self._day_ends = (midnight + dt.timedelta(days=1)).timestamp()
+            self._day = local.date()
+        return self._day
+
+    def _authenticate_cached(self, scope: dict[str, Any]) -> auth.AuthOutcome | None:
+        """The outcome without touching the database, or None when a lookup is needed."""
         header = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 header = value
                 break
-        client = scope.get("client")
-        client_ip = client[0] if client else None
-        today = timezone.localdate()
         if header is None:
             if tsa_settings().anonymous:
                 return auth.ANONYMOUS
             return auth.AuthOutcome(None, 401, "authentication required")
+        principal = self._auth.cached(header)
+        if principal is None:
+            return None
+        today = self._today()
+        if today > principal.term_end:
+            return None  # maybe renewed since: look again
+        client = scope.get("client")
+        return auth.check_principal(principal, client[0] if client else None, today)
+
+    async def _authenticate(self, scope: dict[str, Any]) -> auth.AuthOutcome:
+        """Authenticate against the database (a credential not cached, or past its term)."""
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        if header is None:  # (handled by _authenticate_cached; kept for direct callers)
+            if tsa_settings().anonymous:
+                return auth.ANONYMOUS
+            return auth.AuthOutcome(None, 401, "authentication required")
+        client = scope.get("client")
+        client_ip = client[0] if client else None
+        today = self._today()
         principal = self._auth.cached(header)
         if principal is not None and today > principal.term_end:
             principal = None  # maybe renewed since: look again
@@ -167,24 +260,46 @@ class TsaEndpoint:
             if kind == "basic":
                 if self._auth.locked(ident):
                     return auth.AuthOutcome(None, 401, "too many failed attempts; try later")
-                principal = await sync_to_async(auth.lookup_basic)(ident, secret)
+                principal = await self._lookup_once(header, auth.lookup_basic, ident, secret)
                 if principal is None:
                     self._auth.failed(ident)
                     return auth.AuthOutcome(None, 401, "wrong user ID or password")
                 self._auth.succeeded(ident)
             else:
-                principal = await sync_to_async(auth.lookup_token)(ident)
+                principal = await self._lookup_once(header, auth.lookup_token, ident)
                 if principal is None:
                     return auth.AuthOutcome(None, 401, "unknown or revoked API token")
             self._auth.remember(header, principal)
         return auth.check_principal(principal, client_ip, today)
 
+    async def _lookup_once(self, header: bytes, lookup: Any, *args: str) -> auth.Principal | None:
+        """``lookup(*args)`` in a worker thread; concurrent requests with the same
+        Authorization header share one lookup instead of queueing for one each.
 
-async def _read_body(receive: Any, limit: int) -> bytes | None:
+        The lookup is a task of its own: a request that goes away does not cancel it for the
+        others.
+        """
+        key = self._auth.cache_key(header)
+        task = self._lookups.get(key)
+        if task is None:
+            task = asyncio.ensure_future(sync_to_async(lookup)(*args))
+            self._lookups[key] = task
+
+            def done(finished: asyncio.Future[auth.Principal | None]) -> None:
+                if self._lookups.get(key) is finished:
+                    del self._lookups[key]
+                if not finished.cancelled():
+                    finished.exception()  # retrieved, even if every waiter went away
+
+            task.add_done_callback(done)
+        return await asyncio.shield(task)
+
+
+async def _read_body(receive: Any, limit: int, first: dict[str, Any] | None = None) -> bytes | None:
     chunks = []
     size = 0
     while True:
-        message = await receive()
+        message, first = (first, None) if first is not None else (await receive(), None)
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")

@@ -22,7 +22,6 @@ from keiin.web.timestamping.models import (
     TsaPlan,
 )
 
-
 #: Names the operator console uses as paths beside account IDs.
 RESERVED_USER_IDS = frozenset({"new", "revocations"})
 
