@@ -27,6 +27,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 from keiin.pki import ocsp
+from keiin.web.asgi_body import read_body
 from keiin.web.ca import services
 from keiin.web.ca.config import policy
 
@@ -125,7 +126,7 @@ class OcspEndpoint:
             der = _decode_get_path(raw_path)
         elif method == "POST":
             raw_path = None
-            der = await _read_body(receive, ocsp.MAX_REQUEST_BYTES)
+            der = await read_body(receive, ocsp.MAX_REQUEST_BYTES)
             self._check_generation()
         else:
             await _send(send, 405, b"method not allowed", [(b"allow", b"GET, POST")], b"text/plain")
@@ -234,22 +235,6 @@ def _db_call(func):  # type: ignore[no-untyped-def]
 _statuses = _db_call(services.certificate_statuses)
 _authorities = _db_call(services.ocsp_authorities)
 _signer = _db_call(services.ocsp_signer)
-
-
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _decode_get_path(raw: bytes) -> bytes | None:

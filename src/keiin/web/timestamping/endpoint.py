@@ -35,6 +35,7 @@ from keiin.tsa.clock import ClockGuard, ClockStatusFile, parse_servers
 from keiin.tsa.request import parse_request
 from keiin.tsa.response import FailInfo, Rejection, rejection_response
 from keiin.tsa.template import TokenFactory, token_of
+from keiin.web.asgi_body import read_body
 from keiin.web.ca import services
 from keiin.web.timestamping import auth
 from keiin.web.timestamping.config import tsa_settings
@@ -136,7 +137,7 @@ class TsaEndpoint:
             if len(body) > MAX_BODY:  # type: ignore[arg-type]
                 body = None
         else:
-            body = await _read_body(receive, MAX_BODY, message)
+            body = await read_body(receive, MAX_BODY, message)
         if body is None:
             await self._reply(
                 send, rejection_response(FailInfo.BAD_DATA_FORMAT, "request too large")
@@ -293,19 +294,3 @@ class TsaEndpoint:
 
             task.add_done_callback(done)
         return await asyncio.shield(task)
-
-
-async def _read_body(receive: Any, limit: int, first: dict[str, Any] | None = None) -> bytes | None:
-    chunks = []
-    size = 0
-    while True:
-        message, first = (first, None) if first is not None else (await receive(), None)
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
