@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -32,6 +31,7 @@ from cryptography.x509 import ocsp as xocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 from harness import (
     BENCH_DIR,
+    KEIIN,
     BenchError,
     LoadSettings,
     Result,
@@ -40,6 +40,7 @@ from harness import (
     compare,
     free_port,
     say,
+    start_keiin,
     tail,
     wait_http,
 )
@@ -47,7 +48,6 @@ from harness import (
 GOAL = 0.70
 RESPONSE_TYPE = "application/ocsp-response"
 REQUEST_TYPE = "application/ocsp-request"
-KEIIN = [sys.executable, "-m", "keiin.cli"]
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -91,15 +91,7 @@ def _run(settings: LoadSettings, tmp: Path, services: Services) -> list[Result]:
     get_path = "/ocsp/" + quote(base64.b64encode(request).decode(), safe="")
 
     say(f"starting keiin serve on {keiin_url} ({settings.workers} workers)")
-    keiin_log = tmp / "keiin.log"
-    keiin = services.start(
-        "keiin serve",
-        [*KEIIN, "serve", "--port", str(keiin_port), "--workers", str(settings.workers)],
-        env=env,
-        log_path=keiin_log,
-        cwd=tmp,
-    )
-    wait_http(f"{keiin_url}/healthz", keiin, keiin_log)
+    keiin, keiin_log = start_keiin(services, keiin_port, settings.workers, env, tmp)
     body = _fetch(keiin_url + get_path)
     _check_response(body, cert, issuer)
     _check_response(_fetch(f"{keiin_url}/ocsp", request), cert, issuer)

@@ -37,7 +37,6 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -46,6 +45,7 @@ from pathlib import Path
 from asn1crypto import core, tsp
 from harness import (
     BENCH_DIR,
+    KEIIN,
     BenchError,
     LoadSettings,
     Result,
@@ -55,6 +55,7 @@ from harness import (
     compare_many,
     free_port,
     say,
+    start_keiin,
     tail,
     wait_http,
     wrk,
@@ -66,7 +67,6 @@ PUBLISHED_RATE = 500.0  # "500+ requests per second" for a tuned commercial TSA
 BASELINE_BODY_BYTES = 800
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
-KEIIN = [sys.executable, "-m", "keiin.cli"]
 ISSUANCE_TABLE = "timestamping_issuedtoken"
 CLOCK_NOTE = (
     "clock: KEIIN_NTP_SERVERS=none KEIIN_TSA_ALLOW_UNCHECKED_CLOCK=1 (no NTP server reachable "
@@ -116,15 +116,7 @@ def _run(settings: LoadSettings, tmp: Path, services: Services) -> list[Result]:
     query_file.write_bytes(query)
 
     say(f"starting keiin serve on {keiin_url} ({settings.workers} workers)")
-    keiin_log = tmp / "keiin.log"
-    keiin = services.start(
-        "keiin serve",
-        [*KEIIN, "serve", "--port", str(keiin_port), "--workers", str(settings.workers)],
-        env=env,
-        log_path=keiin_log,
-        cwd=tmp,
-    )
-    wait_http(f"{keiin_url}/healthz", keiin, keiin_log)
+    keiin, keiin_log = start_keiin(services, keiin_port, settings.workers, env, tmp)
     reply = _post(f"{keiin_url}/tsa", query, authorization)
     _check_reply(reply, query_file, chain, tmp, "keiin")
     _check_refused_without_credentials(f"{keiin_url}/tsa", query)

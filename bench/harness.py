@@ -457,3 +457,22 @@ def compare_many(
             )
         services.check_alive()
     return [Comparison(subject=runs[subject.label], baseline=runs[b.label]) for b in baselines]
+
+
+KEIIN = [sys.executable, "-m", "keiin.cli"]
+
+
+def start_keiin(
+    services: Services, port: int, workers: int, env: dict[str, str], tmp: Path
+) -> tuple[subprocess.Popen, Path]:
+    """Start ``keiin serve`` on ``port`` in ``tmp`` and wait until it answers /healthz."""
+    log_path = tmp / "keiin.log"
+    proc = services.start(
+        "keiin serve",
+        [*KEIIN, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        log_path=log_path,
+        cwd=tmp,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc, log_path)
+    return proc, log_path
