@@ -125,8 +125,10 @@ class IssuanceLog:
             batch: list[_Pending] = []
             try:
                 # The batch is taken once the lock is held: what arrived while the other
-                # worker was committing goes into this flush.
-                with _writer_lock():
+                # worker was committing goes into this flush. Only SQLite needs the lock (one
+                # writer at a time); PostgreSQL commits the workers' flushes concurrently.
+                lock = _writer_lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
+                with lock:
                     batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
                     self._write(batch, insert, row_sql)
                 self.flushes += 1
