@@ -16,9 +16,7 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
@@ -39,6 +37,7 @@ from harness import (
     Target,
     compare,
     free_port,
+    run_with_services,
     say,
     start_keiin,
     tail,
@@ -52,12 +51,9 @@ REQUEST_TYPE = "application/ocsp-request"
 
 def run(args: argparse.Namespace) -> list[Result]:
     settings = LoadSettings.from_args(args)
-    tmp = Path(tempfile.mkdtemp(prefix="keiin-bench-ocsp-"))
-    try:
-        with Services() as services:
-            return _run(settings, tmp, services)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_with_services(
+        "keiin-bench-ocsp-", lambda tmp, services: _run(settings, tmp, services)
+    )
 
 
 def _run(settings: LoadSettings, tmp: Path, services: Services) -> list[Result]:

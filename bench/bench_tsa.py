@@ -34,10 +34,8 @@ import hashlib
 import importlib.util
 import os
 import secrets
-import shutil
 import sqlite3
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -54,6 +52,7 @@ from harness import (
     WrkRun,
     compare_many,
     free_port,
+    run_with_services,
     say,
     start_keiin,
     tail,
@@ -76,12 +75,9 @@ CLOCK_NOTE = (
 
 def run(args: argparse.Namespace) -> list[Result]:
     settings = LoadSettings.from_args(args)
-    tmp = Path(tempfile.mkdtemp(prefix="keiin-bench-tsa-"))
-    try:
-        with Services() as services:
-            return _run(settings, tmp, services)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_with_services(
+        "keiin-bench-tsa-", lambda tmp, services: _run(settings, tmp, services)
+    )
 
 
 def _ports(count: int) -> list[int]:

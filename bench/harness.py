@@ -14,13 +14,16 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -394,12 +397,7 @@ def compare(
         for target in order:
             run = wrk(target, seconds, settings)
             runs[target.label].append(run)
-            cpu = run.cpu_us_per_response
-            say(
-                f"round {i + 1}/{settings.rounds} {target.label:<16} {run.rate:>9,.0f} /s"
-                f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
-                + (f"  server CPU {cpu:5.1f} us/resp" if cpu is not None else "")
-            )
+            _say_run(i, settings.rounds, target.label, run)
         services.check_alive()
     return Comparison(subject=runs[subject.label], baseline=runs[baseline.label])
 
@@ -449,12 +447,7 @@ def compare_many(
             run = wrk(target, max(settings.run_seconds, target.min_seconds), settings)
             wait_idle(target.server)
             runs[target.label].append(run)
-            cpu = run.cpu_us_per_response
-            say(
-                f"round {i + 1}/{settings.rounds} {target.label:<16} {run.rate:>9,.0f} /s"
-                f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
-                + (f"  server CPU {cpu:5.1f} us/resp" if cpu is not None else "")
-            )
+            _say_run(i, settings.rounds, target.label, run)
         services.check_alive()
     return [Comparison(subject=runs[subject.label], baseline=runs[b.label]) for b in baselines]
 
@@ -476,3 +469,23 @@ def start_keiin(
     )
     wait_http(f"http://127.0.0.1:{port}/healthz", proc, log_path)
     return proc, log_path
+
+
+def _say_run(index: int, rounds: int, label: str, run: WrkRun) -> None:
+    """One progress line per wrk run."""
+    cpu = run.cpu_us_per_response
+    say(
+        f"round {index + 1}/{rounds} {label:<16} {run.rate:>9,.0f} /s"
+        f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
+        + (f"  server CPU {cpu:5.1f} us/resp" if cpu is not None else "")
+    )
+
+
+def run_with_services(prefix: str, body: Callable[[Path, Services], list[Result]]) -> list[Result]:
+    """Run ``body(tmp, services)`` in a fresh temp folder; always stop servers and clean up."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with Services() as services:
+            return body(tmp, services)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
