@@ -202,7 +202,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
         out = csv.writer(sys.stdout)
         out.writerow(["user_id", "month", "tokens", "year_to_date", "quota", "overage"])
         for r in rows:
-            out.writerow([r.user_id, r.month, r.tokens, r.year_to_date, r.quota or "", r.overage])
+            quota = "" if r.quota is None else r.quota  # a quota of 0 is a quota
+            out.writerow([r.user_id, r.month, r.tokens, r.year_to_date, quota, r.overage])
         if anonymous:
             out.writerow(["(anonymous)", f"{year:04d}-{month:02d}", anonymous, "", "", 0])
         return 0

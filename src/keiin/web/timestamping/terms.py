@@ -93,6 +93,11 @@ def in_service(account: TsaAccount, today: dt.date) -> tuple[bool, str]:
     return True, ""
 
 
+def _month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    """The first day of a month and the first day of the next."""
+    return dt.date(year, month, 1), _month_end(year, month) + dt.timedelta(days=1)
+
+
 def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time()))
 
@@ -121,8 +126,7 @@ class MonthUsage:
 
 def month_usage(account: TsaAccount, year: int, month: int) -> MonthUsage:
     """Usage and overage of ``account`` in one calendar month (local time)."""
-    first = dt.date(year, month, 1)
-    after = _month_end(year, month) + dt.timedelta(days=1)
+    first, after = _month_bounds(year, month)
     year_start, _ = year_containing(account, first)
     before = _count(account, year_start, first)
     tokens = _count(account, first, after)
@@ -137,8 +141,7 @@ def month_usage(account: TsaAccount, year: int, month: int) -> MonthUsage:
 
 def anonymous_tokens(year: int, month: int) -> int:
     """Tokens issued without an account (anonymous access) in one month."""
-    first = dt.date(year, month, 1)
-    after = _month_end(year, month) + dt.timedelta(days=1)
+    first, after = _month_bounds(year, month)
     return IssuedToken.objects.filter(
         account__isnull=True,
         gen_time__gte=_local_midnight(first),
@@ -148,8 +151,7 @@ def anonymous_tokens(year: int, month: int) -> int:
 
 def tokens_per_account(year: int, month: int) -> dict[int | None, int]:
     """Raw counts from the issuance log for one month, by account id (None: anonymous)."""
-    first = dt.date(year, month, 1)
-    after = _month_end(year, month) + dt.timedelta(days=1)
+    first, after = _month_bounds(year, month)
     rows = (
         IssuedToken.objects.filter(
             gen_time__gte=_local_midnight(first), gen_time__lt=_local_midnight(after)
