@@ -190,10 +190,46 @@ def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -
     monitor = _clock_monitor()
     status = monitor.check_once()  # workers see a fresh clock status from their first request
     print(f"keiin: TSA clock {status.state} ({status.source})", flush=True)
+    keeper_stop = threading.Event()
+    keeper_env, keeper_thread = _start_log_keeper(keeper_stop)
     # granian runs in its own session: a terminal Ctrl-C or a SIGTERM sent to our process
     # group reaches only this process, which passes exactly one signal to the granian master
     # (workers signalled directly would be respawned as "failed" and stall the shutdown).
-    child = subprocess.Popen(_granian_command(args), env=dict(os.environ), start_new_session=True)
+    child = subprocess.Popen(
+        _granian_command(args), env={**os.environ, **keeper_env}, start_new_session=True
+    )
+    try:
+        return _supervise(child, args, monitor, banner)
+    finally:
+        keeper_stop.set()  # after granian: its workers' last tokens are committed by now
+        keeper_thread.join(timeout=5.0)
+
+
+def _start_log_keeper(stop: threading.Event) -> tuple[dict[str, str], threading.Thread]:
+    """Start the issuance-log keeper thread (it runs until ``stop``); return the environment
+    the workers need to use it, and the thread."""
+    from django.conf import settings
+
+    from keiin.web.timestamping.issuance_log import SOCKET_ENV
+    from keiin.web.timestamping.log_keeper import LogKeeper, run_keeper, socket_path
+    from keiin.web.timestamping.serials import serial_cipher
+
+    serial_cipher()  # the serial key exists before the workers start (they only read it)
+    keeper = LogKeeper(socket_path(settings.HOME.run))
+    thread = threading.Thread(target=run_keeper, args=(keeper, stop), name="tsa-log", daemon=True)
+    thread.start()
+    if not keeper.wait_ready(10.0):
+        raise CliError(f"the issuance log keeper did not start at {keeper.path}")
+    return {SOCKET_ENV: str(keeper.path)}, thread
+
+
+def _supervise(
+    child: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+    monitor: object,
+    banner: Callable[[], None] | None,
+) -> int:
+    """Forward signals to granian, run the maintenance and clock threads, wait for the end."""
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:
@@ -207,7 +243,7 @@ def _serve(args: argparse.Namespace, banner: Callable[[], None] | None = None) -
         target=_maintenance_loop, args=(args.maintenance_interval, stopping), daemon=True
     )
     thread.start()
-    threading.Thread(target=monitor.run, args=(stopping,), name="clock", daemon=True).start()
+    threading.Thread(target=monitor.run, args=(stopping,), name="clock", daemon=True).start()  # type: ignore[attr-defined]
     if banner:
         banner()
     while True:

@@ -5,9 +5,9 @@ Layout (created by ``keiin init``)::
     HOME/
       keiin.sqlite3        default database (unless DATABASE_URL names another)
       keys/                private keys, AES-256-GCM encrypted under the master key
-      secrets/             0700: master.key, secret_key, audit.key (unless moved elsewhere)
+      secrets/             0700: master.key, secret_key, audit.key, tsa-serial.key (unless moved)
       outbox/              mail written by the local outbox backend (demo)
-      run/                 shared state between worker processes (cache generations)
+      run/                 shared state between processes (cache generations, TSA log socket)
 """
 
 from __future__ import annotations

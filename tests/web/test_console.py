@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from keiin.pki.serials import random_serial, serial_to_hex
+from keiin.pki.serials import serial_to_hex
 from keiin.web.accounts.models import Role, User
 from keiin.web.audit.models import AuditEvent
 from keiin.web.console.models import LoginThrottle
@@ -21,6 +21,7 @@ from keiin.web.timestamping.models import (
     TsaAccount,
     TsaApiToken,
 )
+from keiin.web.timestamping.serials import token_serials
 
 PASSWORD = "correct horse battery staple"
 CUSTOMER_PASSWORD = "customer-secret-123"
@@ -53,8 +54,10 @@ def account(db) -> TsaAccount:
 
 
 def _issued(account: TsaAccount | None = None, gen_time: dt.datetime | None = None):
+    sequence, serial = token_serials().next()
     return IssuedToken.objects.create(
-        serial_hex=serial_to_hex(random_serial()),
+        id=sequence,
+        serial_hex=serial_to_hex(serial),
         gen_time=gen_time or timezone.now(),
         hash_algorithm="sha256",
         digest_hex="ab" * 32,

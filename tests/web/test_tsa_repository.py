@@ -18,13 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from keiin.pki.revocation import RevocationReason
-from keiin.pki.serials import random_serial, serial_to_hex
+from keiin.pki.serials import serial_to_hex
 from keiin.tsa.clock import ClockStatus, ClockStatusFile
 from keiin.web.ca import services
 from keiin.web.timestamping import revocation_list
 from keiin.web.timestamping import services as tsa_services
 from keiin.web.timestamping.config import DEFAULT_TSA_POLICY, tsa_settings
 from keiin.web.timestamping.models import IssuedToken, RevocationListSnapshot, TokenRevocation
+from keiin.web.timestamping.serials import token_serials
 
 
 def _colon(hex_digest: str) -> str:
@@ -81,8 +82,10 @@ def issued_token(db):
     """A row of the issuance log, as the endpoint writes it for a customer's token."""
 
     def make(gen_time: dt.datetime | None = None) -> IssuedToken:
+        sequence, serial = token_serials().next()
         return IssuedToken.objects.create(
-            serial_hex=serial_to_hex(random_serial()),
+            id=sequence,
+            serial_hex=serial_to_hex(serial),
             gen_time=gen_time or timezone.now(),
             hash_algorithm="sha256",
             digest_hex="ab" * 32,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from keiin.web.timestamping import services, terms
 from keiin.web.timestamping.models import IssuedToken, TsaAccount
+from keiin.web.timestamping.serials import token_serials
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,11 @@ def _account(start: D, quota: int | None = 10, user: str = "acme") -> TsaAccount
 
 def _tokens(account: TsaAccount | None, day: D, n: int) -> None:
     moment = timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
+    pairs = [token_serials().next() for _ in range(n)]
     IssuedToken.objects.bulk_create(
         IssuedToken(
-            serial_hex=f"{account.pk if account else 0:x}{day:%Y%m%d}{i:06x}",
+            id=sequence,
+            serial_hex=f"{serial:x}",
             gen_time=moment,
             hash_algorithm="sha256",
             digest_hex="00" * 32,
@@ -31,7 +34,7 @@ def _tokens(account: TsaAccount | None, day: D, n: int) -> None:
             account=account,
             token_sha256="00" * 32,
         )
-        for i in range(n)
+        for sequence, serial in pairs
     )
 
 

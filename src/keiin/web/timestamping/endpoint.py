@@ -8,8 +8,9 @@ written) → reply. Nothing leaves before its log row is committed.
 This runs thousands of times a second per worker, so the common case stays synchronous and
 allocation-light: a cached credential is checked without a coroutine or a Django timezone
 lookup (today's date is cached until the next local midnight), the token factory without an
-``await``, and serial numbers come from a per-process buffer of ``os.urandom`` bytes instead
-of one system call (and one release of the GIL) each. A credential that
+``await``, serial numbers come from a reserved block of sequence numbers
+(:mod:`keiin.tsa.serials`) without the database, and the log entry carries raw bytes (the
+writer makes the hex). A credential that
 is not cached yet is looked up once per worker even when many requests carry it at the same
 moment (after a restart or an accounts change, dozens of connections would otherwise queue for
 one Argon2 check each).
@@ -21,8 +22,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-import os
-import threading
 import time
 from typing import Any
 
@@ -30,8 +29,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from keiin.pki.serials import serial_to_hex
 from keiin.tsa.clock import ClockGuard, ClockStatusFile, parse_servers
+from keiin.tsa.issuance import LogEntry
 from keiin.tsa.request import parse_request
 from keiin.tsa.response import FailInfo, Rejection, rejection_response
 from keiin.tsa.template import TokenFactory, token_of
@@ -39,8 +38,9 @@ from keiin.web.asgi_body import read_body
 from keiin.web.ca import services
 from keiin.web.timestamping import auth
 from keiin.web.timestamping.config import tsa_settings
-from keiin.web.timestamping.issuance_log import IssuanceLog, LogEntry, LogUnavailableError
+from keiin.web.timestamping.issuance_log import LogUnavailableError, issuance_log
 from keiin.web.timestamping.profile import load_factory
+from keiin.web.timestamping.serials import token_serials
 
 log = logging.getLogger("keiin.tsa")
 
@@ -58,44 +58,16 @@ def _start(status: int, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     return {"type": "http.response.start", "status": status, "headers": headers}
 
 
-class SerialSource:
-    """Random token serial numbers as :func:`keiin.pki.serials.random_serial` makes them
-    (127 random bits, at least 64 significant), from a buffer of ``os.urandom`` bytes.
-
-    The buffer belongs to one process: it is dropped in a forked child (two workers must never
-    share it). Thread-safe.
-    """
-
-    CHUNK = 16 * 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buffer = b""
-        self._offset = 0
-        self._pid = os.getpid()
-
-    def __call__(self) -> int:
-        with self._lock:
-            while True:
-                offset = self._offset
-                if offset >= len(self._buffer) or self._pid != os.getpid():
-                    self._buffer, offset, self._pid = os.urandom(self.CHUNK), 0, os.getpid()
-                self._offset = offset + 16
-                serial = int.from_bytes(self._buffer[offset : offset + 16], "big") >> 1
-                if serial >= 1 << 64:  # as random_serial: at least 64 significant bits
-                    return serial
-
-
 class TsaEndpoint:
     """ASGI app issuing time-stamp tokens (see module docstring)."""
 
     def __init__(self) -> None:
         self._auth = auth.Authenticator()
-        self._log = IssuanceLog()
+        self._log = issuance_log()
         self._factory: TokenFactory | None = None
         self._factory_generation = -1
         self._guard: ClockGuard | None = None
-        self._serial = SerialSource()
+        self._serials = token_serials()
         self._day: dt.date | None = None
         self._day_ends = 0.0  # time.time() of the next local midnight
         self._lookups: dict[bytes, asyncio.Future[auth.Principal | None]] = {}
@@ -157,19 +129,24 @@ class TsaEndpoint:
         except Rejection as rejection:
             await self._reply(send, rejection_response(rejection.fail_info, rejection.text))
             return
-        serial = self._serial()
+        pair = self._serials.try_next()
+        if pair is None:
+            await sync_to_async(self._serials.refill)()
+            pair = self._serials.next()  # (the new block is there: no database)
+        sequence, serial = pair
         now = dt.datetime.now(_UTC)
         gen_time = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         response = factory.grant(request, serial=serial, gen_time=gen_time, policy=policy)
         principal = outcome.principal
         entry = LogEntry(
-            serial_to_hex(serial),
+            sequence,
+            serial,
             gen_time,
             request.hash_algorithm,
-            request.digest.hex(),
+            request.digest,
             policy,
             principal.account_id if principal is not None else None,
-            hashlib.sha256(token_of(response)).hexdigest(),
+            hashlib.sha256(token_of(response)).digest(),
         )
         try:
             await self._log.record(entry)

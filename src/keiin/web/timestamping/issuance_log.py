@@ -1,31 +1,35 @@
-"""The durable issuance log with group commit.
+"""The durable issuance log: the database writer, and the in-process group-committing log.
 
 Every granted token is written to ``IssuedToken`` and committed *before* its reply is sent.
-One writer thread per worker process drains whatever requests are waiting and commits them in
-a single transaction (one fsync for the lot): under load a flush serves a dozen or more
-requests, at low load a lone request is flushed at once. If the flush fails, every request in
-it is answered ``systemFailure`` and no token leaves.
+Two ways to get there, with the same guarantee and the same writer (:func:`write_entries`):
 
-The costs that matter at thousands of tokens per second, and what this module does about them:
+- under ``keiin serve`` the workers stream their entries to the *log keeper*
+  (:mod:`~keiin.web.timestamping.log_keeper`, a thread of the ``keiin serve`` process) over a
+  Unix socket and wait for its acknowledgement (:mod:`~keiin.web.timestamping.log_client`);
+- anywhere else (tests, an ASGI app mounted by hand) :class:`ThreadLog`, one writer thread per
+  process, does the same in-process.
 
-- *Cross-thread signalling.* A request only appends to a deque; the writer is woken (a lock
-  and a notify) only when it is idle, and it settles a whole batch with one
-  ``call_soon_threadsafe`` per event loop, not one per request.
-- *The GIL.* ``executemany`` runs one SQLite step per row and releases and re-takes the GIL
-  around each, while the event loop is busy signing. Rows go in with one multi-row
-  ``INSERT … VALUES (…), (…)`` per chunk instead, prepared as plain tuples (no ORM), and on
-  SQLite through the sqlite3 connection itself (``BEGIN IMMEDIATE`` / ``INSERT`` /
-  ``COMMIT``): Django's per-transaction bookkeeping was a third of this thread's CPU time.
-- *Two workers, one SQLite file.* SQLite admits one writer at a time and a writer that finds
-  the file locked sleeps in SQLite's busy handler (1, 2, 5, 10 … ms) whatever the lock holder
-  does. The writers of one home take an ``flock`` around their transaction instead, so the
-  second one starts the moment the first has committed, and each takes its batch only once
-  it holds the lock (what arrived meanwhile joins the flush). PostgreSQL needs none of this.
+:func:`issuance_log` picks one: the keeper when ``KEIIN_TSA_LOG_SOCKET`` names its socket.
 
-What remains is SQLite's own work, about 40 µs of CPU per row on this schema once the table
-holds a few hundred thousand rows (``bench/README.md``): the unique index on a random 127-bit
-serial puts every row on a different index page, so each commit writes about one 4 KiB page
-per token to the WAL, and the checkpoint writes it again.
+Why a keeper at all: a writer thread inside a worker competes with the event loop for the GIL.
+The ECDSA signature (in ``cryptography``) releases the GIL, the writer takes it, and the event
+loop waits to get it back: measured, the event loop spent ~50 µs more CPU per token with the
+writer thread busy than without it, and the writer itself ~40 µs. In the keeper's process that
+contention is gone, both workers' tokens share one flush (one fsync), and SQLite has a single
+writer, so no lock between workers is needed.
+
+What a flush costs the database: rows are keyed by sequence number (:mod:`keiin.tsa.serials`),
+so they append to the right edge of every index — no random page per token as a unique index
+on random serials did — and they go in with one multi-row ``INSERT … VALUES (…), (…)`` per
+chunk, prepared as plain tuples (no ORM); on SQLite through the sqlite3 connection itself
+(``BEGIN IMMEDIATE`` / ``INSERT`` / ``COMMIT``), Django's per-transaction bookkeeping having
+been a third of the writer's CPU time. If the flush fails, every request in it is answered
+``systemFailure`` and no token leaves.
+
+``ThreadLog`` keeps its cross-thread signalling cheap: a request only appends to a deque; the
+writer is woken only when idle, and settles a batch with one ``call_soon_threadsafe`` per event
+loop. Several processes with a ``ThreadLog`` on one SQLite home take an ``flock`` around their
+transaction (SQLite's own busy handler sleeps 1, 2, 5, 10 … ms whatever the lock holder does).
 """
 
 from __future__ import annotations
@@ -37,19 +41,23 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from keiin.flock import locked
+from keiin.tsa.issuance import LogEntry
 from keiin.web.timestamping.models import IssuedToken
 
 log = logging.getLogger("keiin.tsa.log")
 
 MAX_BATCH = 2000
+#: Set by ``keiin serve`` for its workers: the log keeper's Unix socket.
+SOCKET_ENV = "KEIIN_TSA_LOG_SOCKET"
 _COLUMNS = (
+    "id",
     "serial_hex",
     "gen_time",
     "hash_algorithm",
@@ -60,18 +68,6 @@ _COLUMNS = (
 )
 
 
-class LogEntry(NamedTuple):
-    """One granted token as the log records it."""
-
-    serial_hex: str
-    gen_time: dt.datetime
-    hash_algorithm: str
-    digest_hex: str
-    policy: str
-    account_id: int | None
-    token_sha256: str
-
-
 class LogUnavailableError(Exception):
     """The issuance log could not be written; nothing may be issued."""
 
@@ -79,8 +75,8 @@ class LogUnavailableError(Exception):
 _Pending = tuple[LogEntry, "asyncio.Future[None]", asyncio.AbstractEventLoop]
 
 
-class IssuanceLog:
-    """Group-committing writer, one per worker process (see module docstring)."""
+class ThreadLog:
+    """In-process group-committing writer, one per process (see module docstring)."""
 
     def __init__(self) -> None:
         self._pending: deque[_Pending] = deque()
@@ -111,9 +107,6 @@ class IssuanceLog:
         await future
 
     def _run(self) -> None:
-        table = IssuedToken._meta.db_table
-        row_sql = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-        insert = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
         pending = self._pending
         while True:
             with self._wake:
@@ -124,13 +117,11 @@ class IssuanceLog:
             error: Exception | None = None
             batch: list[_Pending] = []
             try:
-                # The batch is taken once the lock is held: what arrived while the other
-                # worker was committing goes into this flush. Only SQLite needs the lock (one
-                # writer at a time); PostgreSQL commits the workers' flushes concurrently.
-                lock = _writer_lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
-                with lock:
+                # The batch is taken once the lock is held: what arrived while another
+                # process was committing goes into this flush.
+                with writer_lock():
                     batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
-                    self._write(batch, insert, row_sql)
+                    write_entries([item[0] for item in batch])
                 self.flushes += 1
                 self.entries += len(batch)
             except Exception as exc:
@@ -138,56 +129,100 @@ class IssuanceLog:
                     batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
                 log.error("issuance log write failed for %d tokens: %s", len(batch), exc)
                 error = exc
-                close_old_connections()
-                with contextlib.suppress(Exception):  # the next flush reconnects
-                    connection.close()
+                reset_connection()
             _settle_batch(batch, error)
 
-    def _write(self, batch: list[_Pending], insert: str, row_sql: str) -> None:
-        """Insert and commit ``batch`` (one transaction, one multi-row INSERT per chunk)."""
-        adapt = connection.ops.adapt_datetimefield_value
-        adapted: dict[dt.datetime, object] = {}  # tokens of one batch share a few milliseconds
-        params: list[object] = []
-        extend = params.extend
-        for entry, _future, _loop in batch:
-            gen_time = entry.gen_time
-            value = adapted.get(gen_time)
-            if value is None:
-                value = adapted[gen_time] = adapt(gen_time)
-            extend((entry[0], value, *entry[2:]))
-        width = len(_COLUMNS)
-        max_params = connection.features.max_query_params or 65535
-        per_statement = max(1, min(MAX_BATCH, max_params // width))
-        chunks = [
-            (start, min(per_statement, len(batch) - start))
-            for start in range(0, len(batch), per_statement)
-        ]
-        if connection.vendor == "sqlite":
-            # The sqlite3 connection under Django's, in autocommit mode between atomic blocks:
-            # BEGIN IMMEDIATE / INSERT / COMMIT directly, without Django's per-transaction
-            # bookkeeping, cursor wrappers and placeholder rewriting (this thread only ever
-            # does this, so Django's view of the connection stays "autocommit, no atomic").
-            connection.ensure_connection()
-            db = connection.connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for start, rows in chunks:
-                    db.execute(
-                        (insert + ", ".join([row_sql] * rows)).replace("%s", "?"),
-                        params[start * width : (start + rows) * width],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            return
-        with transaction.atomic(), connection.cursor() as cursor:
+
+def reset_connection() -> None:
+    """Drop this thread's database connection after a failed write (the next one reconnects)."""
+    close_old_connections()
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+_TABLE = IssuedToken._meta.db_table
+_INSERT = f"INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+
+
+def write_entries(entries: Sequence[LogEntry]) -> None:
+    """Insert and commit ``entries`` in one transaction (one multi-row INSERT per chunk).
+
+    Runs on the calling thread's database connection, which must not be inside an atomic
+    block. Raises whatever the database raises; then nothing of the batch is committed.
+    """
+    if not entries:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    adapted: dict[dt.datetime, object] = {}  # tokens of one batch share a few milliseconds
+    params: list[object] = []
+    extend = params.extend
+    for entry in entries:
+        gen_time = entry.gen_time
+        value = adapted.get(gen_time)
+        if value is None:
+            value = adapted[gen_time] = adapt(gen_time)
+        extend(
+            (
+                entry.sequence,
+                format(entry.serial, "x"),
+                value,
+                entry.hash_algorithm,
+                entry.digest.hex(),
+                entry.policy,
+                entry.account_id,
+                entry.token_sha256.hex(),
+            )
+        )
+    width = len(_COLUMNS)
+    max_params = connection.features.max_query_params or 65535
+    per_statement = max(1, min(MAX_BATCH, max_params // width))
+    chunks = [
+        (start, min(per_statement, len(entries) - start))
+        for start in range(0, len(entries), per_statement)
+    ]
+    if connection.vendor == "sqlite":
+        # The sqlite3 connection under Django's, in autocommit mode between atomic blocks:
+        # BEGIN IMMEDIATE / INSERT / COMMIT directly, without Django's per-transaction
+        # bookkeeping, cursor wrappers and placeholder rewriting (the caller's thread only
+        # ever does this, so Django's view of the connection stays "autocommit, no atomic").
+        connection.ensure_connection()
+        db = connection.connection
+        db.execute("BEGIN IMMEDIATE")
+        try:
             for start, rows in chunks:
-                cursor.execute(
-                    insert + ", ".join([row_sql] * rows),
+                db.execute(
+                    (_INSERT + ", ".join([_ROW] * rows)).replace("%s", "?"),
                     params[start * width : (start + rows) * width],
                 )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start, rows in chunks:
+            cursor.execute(
+                _INSERT + ", ".join([_ROW] * rows),
+                params[start * width : (start + rows) * width],
+            )
+
+
+class IssuanceLog(Protocol):
+    """What the TSA endpoint needs of a log: ``await record(entry)``, committed or raises."""
+
+    async def record(self, entry: LogEntry) -> None: ...
+
+
+def issuance_log() -> IssuanceLog:
+    """The log keeper's client under ``keiin serve``, else an in-process :class:`ThreadLog`."""
+    path = os.environ.get(SOCKET_ENV)
+    if path:
+        from keiin.web.timestamping.log_client import KeeperClient
+
+        return KeeperClient(path)
+    return ThreadLog()
 
 
 def _settle_batch(batch: list[_Pending], error: Exception | None) -> None:
@@ -218,7 +253,7 @@ _lock_pid = 0
 
 
 @contextlib.contextmanager
-def _writer_lock() -> Iterator[None]:
+def writer_lock() -> Iterator[None]:
     """Serialise the log writers of one SQLite home across processes (see module docstring)."""
     global _lock_fd, _lock_pid
     if connection.vendor != "sqlite":

@@ -85,15 +85,28 @@ class TsaApiToken(models.Model):
 
 
 class IssuedToken(models.Model):
-    """The issuance log: one row per granted token, committed before the reply leaves."""
+    """The issuance log: one row per granted token, committed before the reply leaves.
 
-    serial_hex = models.CharField(max_length=40, unique=True)
+    The key is the token's sequence number and its serial is a keyed permutation of it
+    (:mod:`keiin.tsa.serials`): serials are unique because keys are, and rows are appended in
+    key order instead of landing on random index pages. Find a row by serial with
+    :func:`keiin.web.timestamping.serials.find_token`, not by filtering ``serial_hex`` (which
+    has no index).
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    serial_hex = models.CharField(max_length=40)
     gen_time = models.DateTimeField()
     hash_algorithm = models.CharField(max_length=10)
     digest_hex = models.CharField(max_length=128)
     policy = models.CharField(max_length=100)
     account = models.ForeignKey(
-        TsaAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="tokens"
+        TsaAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tokens",
+        db_index=False,  # the (account, gen_time) index serves lookups by account
     )
     token_sha256 = models.CharField(max_length=64)
 
@@ -105,6 +118,20 @@ class IssuedToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.serial_hex} at {self.gen_time:%Y-%m-%d %H:%M:%S}"
+
+
+class TsaSerialBlock(models.Model):
+    """A reserved block of token sequence numbers (:mod:`keiin.tsa.serials`).
+
+    Each TSA process reserves a block by inserting a row; the row's id is the block number,
+    never handed out twice. Blocks abandoned by a restart are simply never used again.
+    """
+
+    reserved_at = models.DateTimeField(auto_now_add=True)
+    pid = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"serial block {self.pk} (pid {self.pid})"
 
 
 class TokenRevocation(models.Model):

@@ -39,7 +39,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from keiin.pki.serials import random_serial, serial_to_hex
+from keiin.pki.serials import serial_to_hex
 from keiin.tsa.request import TimeStampRequest
 from keiin.tsa.template import TokenFactory, token_of
 from keiin.web.audit.log import record
@@ -47,6 +47,7 @@ from keiin.web.ca import services
 from keiin.web.ca.models import IssuedCertificate
 from keiin.web.timestamping.models import IssuedToken, RevocationListSnapshot, TokenRevocation
 from keiin.web.timestamping.profile import factory_for
+from keiin.web.timestamping.serials import token_serials
 
 log = logging.getLogger("keiin.tsa")
 
@@ -118,7 +119,7 @@ def _publish_once(row: IssuedCertificate, factory: TokenFactory, actor: str) -> 
         hash_algorithm="sha256", digest=digest, policy=None, nonce=None, cert_req=True
     )
     policy = factory.select_policy(request)
-    serial = random_serial()
+    sequence, serial = token_serials().next()
     response = factory.grant(request, serial=serial, gen_time=now, policy=policy)
     token_serial = serial_to_hex(serial)
     # Audit first: every publisher takes the audit chain's lock before the list's number,
@@ -130,6 +131,7 @@ def _publish_once(row: IssuedCertificate, factory: TokenFactory, actor: str) -> 
         data={"entries": len(revocations), "token_serial": token_serial},
     )
     IssuedToken.objects.create(
+        id=sequence,
         serial_hex=token_serial,
         gen_time=now,
         hash_algorithm=request.hash_algorithm,

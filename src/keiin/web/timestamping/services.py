@@ -21,6 +21,7 @@ from keiin.web.timestamping.models import (
     TsaApiToken,
     TsaPlan,
 )
+from keiin.web.timestamping.serials import find_token
 
 #: Names the operator console uses as paths beside account IDs.
 RESERVED_USER_IDS = frozenset({"new", "revocations"})
@@ -198,7 +199,7 @@ def revoke_token_serial(serial_text: str, reason: str, *, actor: str) -> TokenRe
     if not reason:
         raise TsaServiceError("a reason is required")
     with transaction.atomic():
-        if not IssuedToken.objects.filter(serial_hex=serial_hex).exists():
+        if find_token(int(serial_hex, 16)) is None:
             raise TsaServiceError(f"no token with serial {serial_hex} in the issuance log")
         if TokenRevocation.objects.filter(serial_hex=serial_hex).exists():
             raise TsaServiceError(f"token {serial_hex} is already revoked")
