@@ -302,7 +302,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"   public repository   {base}/repository/   (English: {base}/en/repository/)")
         print(f"   OCSP responder      {base}/ocsp")
         print(f"   time-stamping (TSA) {base}/tsa   (anonymous in the demo)")
-        print("   operator accounts   admin / keiin-demo-admin  (login pages: accounts release)")
+        print(f"   operator console    {base}/console/   admin / keiin-demo-admin")
+        print(f"   mail outbox         {base}/outbox/   (the demo sends no real mail)")
         for line in demo:
             print(f"   {line}")
         print(f"   data folder         {home.root}" + ("  (new)" if fresh else ""))

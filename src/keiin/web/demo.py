@@ -5,6 +5,53 @@ from __future__ import annotations
 from keiin.web.accounts.models import Role, User
 from keiin.web.audit.log import record
 
+DEMO_PARTNER_SLUG = "demo"
+DEMO_PARTNER_PASSWORD = "keiin-demo-partner"  # noqa: S105 - public demo login
+
+
+def _demo_partner(actor: str) -> list[User]:
+    """A registered partner with a signatory and a user, through the real application flow."""
+    from keiin.web.partners import services
+    from keiin.web.partners.models import Partner
+
+    partner = Partner.objects.filter(login_slug=DEMO_PARTNER_SLUG).first()
+    if partner is None:
+        application, _report = services.submit_application(
+            {
+                "name_ja": "デモ取引先株式会社",
+                "name_en": "Demo Partner K.K.",
+                "address": "東京都千代田区丸の内1-1-1",
+                "representative_name": "取引 太郎",
+                "representative_title": "代表取締役",
+                "contact_name": "総務 花子",
+                "contact_email": "soumu@partner.demo.keiin.test",
+                "contact_phone": "03-0000-0000",
+            },
+            [
+                {
+                    "name": "署名 一郎",
+                    "email": "ichiro@partner.demo.keiin.test",
+                    "role": Role.SIGNATORY,
+                },
+                {
+                    "name": "閲覧 次郎",
+                    "email": "jiro@partner.demo.keiin.test",
+                    "role": Role.PARTNER_USER,
+                },
+            ],
+            language="ja",
+            client_address="127.0.0.1",
+        )
+        approval = services.approve_application(
+            application, actor=actor, login_slug=DEMO_PARTNER_SLUG
+        )
+        for user in approval.users:  # a known password, so the demo needs no invitation step
+            user.set_password(DEMO_PARTNER_PASSWORD)
+            user.save(update_fields=["password"])
+        record("demo.data.created", actor=actor, target=f"partner:{DEMO_PARTNER_SLUG}")
+        partner = approval.partner
+    return list(User.objects.filter(partner=partner).order_by("id"))
+
 
 def create_demo_data(*, actor: str) -> list[str]:
     """Create demo people (once) and return lines describing the demo logins."""
@@ -17,4 +64,13 @@ def create_demo_data(*, actor: str) -> list[str]:
             role=Role.CONTRACT_MANAGER,
         )
         record("demo.data.created", actor=actor, target="manager")
-    return ["                    manager / keiin-demo-manager"]
+    lines = ["                    manager / keiin-demo-manager"]
+    people = _demo_partner(actor)
+    lines.append(
+        f"   partner login       /p/{DEMO_PARTNER_SLUG}/login/  (one-time passwords: /outbox/)"
+    )
+    for user in people:
+        lines.append(
+            f"                       {user.login_id} / {DEMO_PARTNER_PASSWORD}  ({user.role})"
+        )
+    return lines

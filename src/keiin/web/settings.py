@@ -12,6 +12,12 @@
 ``KEIIN_MAIL_FROM``        sender address
 ``KEIIN_KEY_ALGORITHM``    ``ec-p256`` (default), ``ec-p384``, ``rsa-3072``, ``rsa-4096``
 ``KEIIN_SECURE_COOKIES``   ``1`` when served over HTTPS (default: on if the base URL is https)
+``KEIIN_SESSION_AGE``      seconds a login session lasts (default 8 hours)
+``KEIIN_OTP_TTL``          seconds an e-mailed one-time password is valid (default 600)
+``KEIIN_LOGIN_…``          lockout counts and durations for partner logins (docs/partners.md)
+``KEIIN_TERMS_VERSION``    version of the terms of service partners accept (``2019-12``)
+``KEIIN_SERVICE_HOURS_…``  ``_PREFIXES``: URL prefixes closed outside service hours (``/p/``)
+``KEIIN_RATE_…``           ``_USER`` 120/min, ``_GLOBAL`` 3000/min, ``_PREFIXES``, ``_STORE``
 =========================  =================================================================
 """
 
@@ -63,6 +69,9 @@ INSTALLED_APPS = [
     "keiin.web.repository",
     "keiin.web.timestamping",
     "keiin.web.console",
+    "keiin.web.partners",
+    "keiin.web.service",
+    "keiin.web.credentials",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +82,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Rate limits (429) and service hours (503) for partner and console paths (docs/operations.md).
+    "keiin.web.service.middleware.RateLimitMiddleware",
+    "keiin.web.service.middleware.ServiceHoursMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -111,6 +123,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(KEIIN_HOME / "test.sqlite3")}
+elif os.environ.get("KEIIN_TEST_DB_NAME"):  # several test runs on one PostgreSQL server
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["KEIIN_TEST_DB_NAME"]}
 
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:tsa"
@@ -162,6 +176,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8
+SESSION_COOKIE_AGE = int(os.environ.get("KEIIN_SESSION_AGE", str(SESSION_COOKIE_AGE)))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -173,6 +188,36 @@ if _https:
 # Keiin's own settings (read by keiin.web.ca.config).
 KEIIN_KEY_ALGORITHM = os.environ.get("KEIIN_KEY_ALGORITHM", "ec-p256")
 KEIIN_ORGANIZATION = os.environ.get("KEIIN_ORGANIZATION", "Keiin Demo Operator")
+
+# Partners (keiin.web.partners; docs/partners.md): application terms, login with an e-mailed
+# one-time password, lockouts with backoff, invitation and password-reset links.
+KEIIN_TERMS_VERSION = os.environ.get("KEIIN_TERMS_VERSION", "2019-12")
+KEIIN_OTP_TTL = int(os.environ.get("KEIIN_OTP_TTL", "600"))
+KEIIN_LOGIN_ACCOUNT_FAILURES = int(os.environ.get("KEIIN_LOGIN_ACCOUNT_FAILURES", "5"))
+KEIIN_LOGIN_ADDRESS_FAILURES = int(os.environ.get("KEIIN_LOGIN_ADDRESS_FAILURES", "20"))
+KEIIN_LOGIN_LOCK_MINUTES = int(os.environ.get("KEIIN_LOGIN_LOCK_MINUTES", "15"))
+KEIIN_LOGIN_LOCK_MAX_MINUTES = int(os.environ.get("KEIIN_LOGIN_LOCK_MAX_MINUTES", "1440"))
+KEIIN_LOGIN_FORGET_HOURS = int(os.environ.get("KEIIN_LOGIN_FORGET_HOURS", "24"))
+KEIIN_INVITATION_TTL = int(os.environ.get("KEIIN_INVITATION_TTL", str(7 * 24 * 3600)))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("KEIIN_PASSWORD_RESET_TTL", "3600"))
+KEIIN_FORWARDED_PROXIES = int(os.environ.get("KEIIN_FORWARDED_PROXIES", "0"))
+KEIIN_APPLICATIONS_PER_ADDRESS_HOUR = int(
+    os.environ.get("KEIIN_APPLICATIONS_PER_ADDRESS_HOUR", "5")
+)
+
+
+# Service controls (keiin.web.service; docs/operations.md): URL prefixes closed outside the
+# service hours set in the console, and fixed-window rate limits (per user or client address,
+# and for everything together) answered with 429 + Retry-After.
+def _prefixes(name: str, default: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get(name, default).split(",") if p.strip())
+
+
+KEIIN_SERVICE_HOURS_PREFIXES = _prefixes("KEIIN_SERVICE_HOURS_PREFIXES", "/p/")
+KEIIN_RATE_PREFIXES = _prefixes("KEIIN_RATE_PREFIXES", "/p/,/apply/,/console/")
+KEIIN_RATE_USER = os.environ.get("KEIIN_RATE_USER", "120/min")
+KEIIN_RATE_GLOBAL = os.environ.get("KEIIN_RATE_GLOBAL", "3000/min")
+KEIIN_RATE_STORE = os.environ.get("KEIIN_RATE_STORE", "database")
 
 LOGGING = {
     "version": 1,

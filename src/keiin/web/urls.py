@@ -4,6 +4,7 @@ from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from keiin.web import outbox
 from keiin.web.ca import views as ca_views
 from keiin.web.repository import tsa_views
 
@@ -16,8 +17,12 @@ urlpatterns = [
     path("healthz", ca_views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
-urlpatterns += i18n_patterns(
+_localized = [
     path("", include("keiin.web.repository.urls")),
+    path("", include("keiin.web.credentials.urls")),
     path("console/", include("keiin.web.console.urls")),
-    prefix_default_language=False,
-)
+    path("", include("keiin.web.partners.urls")),
+]
+if outbox.outbox_enabled():  # the demo's mail, readable in the browser (keiin.web.outbox)
+    _localized.append(path("outbox/", outbox.outbox, name="outbox"))
+urlpatterns += i18n_patterns(*_localized, prefix_default_language=False)

@@ -1,4 +1,4 @@
-"""The user model: one table for operator staff and (later) partner users."""
+"""The user model: one table for operator staff and partner users."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     must_change_password = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    #: The partner company a partner user or signatory belongs to (one only); operator staff
+    #: have none. See keiin.web.partners.
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="people",
+    )
 
     objects = UserManager()
 

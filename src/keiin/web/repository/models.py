@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,7 +15,23 @@ class Notice(models.Model):
     The Japanese text is required; the English text is optional and falls back to Japanese.
     A notice is shown once ``is_published`` is set and ``published_at`` has passed, so an
     operator can prepare one in advance.
+
+    Service notices (terms clauses 6 and 17; :mod:`keiin.web.service`) also have a ``kind``
+    and the period they announce: maintenance from ``effective_from`` until
+    ``effective_until``, a suspension of the service (open-ended without an end), or the end
+    of the service at ``effective_from``. They are shown on the partner login pages while
+    they are current and e-mailed to the partners' people.
     """
+
+    class Kind(models.TextChoices):
+        GENERAL = "general", _("General")
+        MAINTENANCE = "maintenance", _("Maintenance")
+        SUSPENSION = "suspension", _("Suspension of the service")
+        END_OF_SERVICE = "end_of_service", _("End of the service")
+
+    #: Kinds the terms (clause 17) require to be announced this long in advance.
+    ADVANCE_NOTICE = dt.timedelta(days=90)
+    ADVANCE_NOTICE_KINDS = (Kind.SUSPENSION, Kind.END_OF_SERVICE)
 
     title_ja = models.CharField(_("title (Japanese)"), max_length=200)
     title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
@@ -21,6 +39,9 @@ class Notice(models.Model):
     body_en = models.TextField(_("body (English)"), blank=True)
     published_at = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
     is_published = models.BooleanField(_("published"), default=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.GENERAL)
+    effective_from = models.DateTimeField(_("effective from"), null=True, blank=True)
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,3 +70,8 @@ class Notice(models.Model):
         if language.startswith("en"):
             return bool(self.title_en.strip() and self.body_en.strip())
         return True
+
+    @property
+    def is_service_notice(self) -> bool:
+        """Maintenance, suspension or end of service (not a general announcement)."""
+        return self.kind != self.Kind.GENERAL

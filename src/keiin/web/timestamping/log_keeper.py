@@ -96,6 +96,13 @@ class LogKeeper:
                 if group:
                     self._flush(group, senders, selector, connections)
         finally:
+            if self.flushes:
+                log.info(
+                    "issuance log keeper: %d tokens in %d flushes (%.1f per flush)",
+                    self.entries,
+                    self.flushes,
+                    self.entries / self.flushes,
+                )
             for conn in list(connections.values()):
                 self._close(conn, selector, connections)
             selector.close()

@@ -1,0 +1,1 @@
+"""Partner companies (お取引先様): applications, registration, users and their login."""
