@@ -173,14 +173,7 @@ class OcspEndpoint:
                 return ocsp.TRY_LATER, None
             serials = [c.serial for c in query.cert_ids]
             statuses = await sync_to_async(_statuses)(authority.ca_id, serials)
-            produced = dt.datetime.now(dt.UTC).replace(microsecond=0)
-            validity = policy().ocsp_response_validity
-            body = signer.sign(
-                [(c, statuses[c.serial]) for c in query.cert_ids],
-                produced_at=produced,
-                validity=validity,
-                nonce=query.nonce,
-            )
+            body, produced, validity = sign_answer(signer, query, statuses)
         except Exception:
             log.exception("OCSP responder failure")
             return ocsp.INTERNAL_ERROR, None
@@ -198,13 +191,7 @@ class OcspEndpoint:
     async def _authority_for(self, query: ocsp.OcspQuery) -> ocsp.OcspAuthority | None:
         if self._authorities is None:
             self._authorities = await sync_to_async(_authorities)()
-        found = None
-        for cert_id in query.cert_ids:
-            owner = next((a for a in self._authorities if a.claims(cert_id)), None)
-            if owner is None or (found is not None and owner is not found):
-                return None  # not ours, or several CAs in one request: RFC 5019 "unauthorized"
-            found = owner
-        return found
+        return authority_for(self._authorities, query)
 
     async def _signer(self, ca_id: int) -> ocsp.ResponderSigner | None:
         cached = self._signers.get(ca_id)
@@ -219,6 +206,41 @@ class OcspEndpoint:
         usable_until = not_after.timestamp() - policy().ocsp_response_validity.total_seconds()
         self._signers[ca_id] = (signer, min(usable_until, now + 3600))
         return signer
+
+
+def authority_for(
+    authorities: list[ocsp.OcspAuthority], query: ocsp.OcspQuery
+) -> ocsp.OcspAuthority | None:
+    """The one CA that issued every certificate ``query`` asks about, or None (not ours, or
+    several CAs in one request: RFC 5019 "unauthorized")."""
+    found = None
+    for cert_id in query.cert_ids:
+        owner = next((a for a in authorities if a.claims(cert_id)), None)
+        if owner is None or (found is not None and owner is not found):
+            return None
+        found = owner
+    return found
+
+
+def sign_answer(
+    signer: ocsp.ResponderSigner,
+    query: ocsp.OcspQuery,
+    statuses: dict[int, ocsp.CertStatus],
+) -> tuple[bytes, dt.datetime, dt.timedelta]:
+    """The signed response to ``query``, produced now: ``(body, producedAt, validity)``.
+
+    The endpoint's only way to make a successful response; :mod:`keiin.web.signing` calls it
+    too, so a response embedded in a PDF is the one ``/ocsp`` would have given.
+    """
+    produced = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    validity = policy().ocsp_response_validity
+    body = signer.sign(
+        [(c, statuses[c.serial]) for c in query.cert_ids],
+        produced_at=produced,
+        validity=validity,
+        nonce=query.nonce,
+    )
+    return body, produced, validity
 
 
 def _db_call(func):  # type: ignore[no-untyped-def]
