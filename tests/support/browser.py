@@ -69,15 +69,18 @@ def dump(page: Page, limit: int = 12_000) -> str:
 
 @contextmanager
 def screenshots_on_failure(pages: dict[str, Page], folder: Path) -> Iterator[None]:
-    """On an exception, save a full-page screenshot of every page into ``folder``."""
+    """On an exception, save a full-page screenshot and the HTML of every page into ``folder``
+    and attach each page's URL and HTML to the exception (shown by pytest)."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         for name, page in pages.items():
             try:
                 page.screenshot(path=str(folder / f"failure-{name}.png"), full_page=True)
+                (folder / f"failure-{name}.html").write_text(page.content())
             except Exception:  # best effort while another error propagates
-                continue
+                pass
+            exc.add_note(f"{name} page:{dump(page)}")
         raise
 
 
