@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 
 from keiin.pki.keys import PrivateKey, sign_bytes, signature_algorithm_name
 from keiin.pki.revocation import RevocationReason, RevokedEntry
+from keiin.tsa.der import integer_content
 
 #: Largest request accepted; a request about one certificate is about 80-120 bytes.
 MAX_REQUEST_BYTES = 8192
@@ -168,7 +169,7 @@ def _check_der(cert_id: CertId) -> None:
         _tlv(0x30, oid + (b"" if isinstance(params, core.Void) else b"\x05\x00"))
         + _tlv(0x04, cert_id.issuer_name_hash)
         + _tlv(0x04, cert_id.issuer_key_hash)
-        + _tlv(0x02, serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)),
+        + _tlv(0x02, integer_content(serial)),
     )
     if cert_id.asn1.dump() != expected:
         raise MalformedRequestError("CertID is not DER-encoded")
