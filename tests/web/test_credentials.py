@@ -26,7 +26,7 @@ from keiin.web.credentials.pepper import reset_pepper
 from keiin.web.partners import services as partner_services
 from tests.support.partners import client_for, make_staff, register
 
-pytest_plugins = ["tests.support.smtp"]
+pytest_plugins = ["tests.support.smtp", "tests.support.custody"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PIN = "583920"
@@ -34,13 +34,8 @@ OTHER_PIN = "719305"
 
 
 @pytest.fixture(autouse=True)
-def _fast_kdf(monkeypatch, tmp_path):
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_TIME", "1")
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("KEIIN_CUSTODY_PEPPER_FILE", str(tmp_path / "pepper"))
-    reset_pepper()
-    yield
-    reset_pepper()
+def _fast_kdf(fast_custody):
+    """Every test here creates credentials."""
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from keiin.web.signing import (
 )
 from keiin.web.timestamping.config import tsa_settings
 from keiin.web.timestamping.models import IssuedToken
+from tests.support.custody import use_fast_custody
 from tests.support.partners import register
 from tests.unit.pdf.support import minimal_pdf
 from tests.unit.pki_factory import build_pki
@@ -59,10 +60,7 @@ PADES_CHECK = Path(__file__).resolve().parents[3] / "shared" / "checks" / "pades
 
 @pytest.fixture(autouse=True)
 def _fast_kdf(monkeypatch, tmp_path):
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_TIME", "1")
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("KEIIN_CUSTODY_PEPPER_FILE", str(tmp_path / "pepper"))
-    reset_pepper()
+    use_fast_custody(monkeypatch, tmp_path)
     tsa_settings.cache_clear()
     yield
     reset_pepper()

@@ -21,6 +21,7 @@ from keiin.web.credentials import services as credential_services
 from keiin.web.credentials.models import SignerCredential
 from keiin.web.credentials.pepper import reset_pepper
 from keiin.web.partners.models import Partner
+from tests.support.custody import use_fast_custody
 from tests.support.partners import client_for, register
 
 pytest_plugins = ["tests.support.smtp"]
@@ -62,10 +63,7 @@ def two_partners(smtp_server, monkeypatch, tmp_path, settings):
     # every answer is the route's own (a 429 would hide what the route does).
     settings.KEIIN_RATE_USER = "1000000/min"
     settings.KEIIN_RATE_GLOBAL = "1000000/min"
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_TIME", "1")
-    monkeypatch.setenv("KEIIN_CUSTODY_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("KEIIN_CUSTODY_PEPPER_FILE", str(tmp_path / "pepper"))
-    reset_pepper()
+    use_fast_custody(monkeypatch, tmp_path)
     ca_services.ensure_hierarchy("Test Operator", actor="test")
     a = register(smtp_server, name_en="Alpha Trading K.K.", email="a1@alpha.example.jp")
     b = register(smtp_server, name_en="Beta Industries K.K.", email="b1@beta.example.jp")

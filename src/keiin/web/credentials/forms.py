@@ -22,6 +22,18 @@ def _pin_field(label: str, help_text: str = "") -> forms.CharField:
     )
 
 
+def _check_new_pin(form: forms.Form, data: dict, field: str, confirm: str) -> None:
+    """A PIN typed twice: both the same, and strong enough (normalised into ``data``)."""
+    pin, again = data.get(field), data.get(confirm)
+    if pin and again is not None and pin != again:
+        form.add_error(confirm, _("The two PINs differ."))
+    elif pin:
+        try:
+            data[field] = custody.check_pin_strength(pin)
+        except custody.WeakPinError as exc:
+            form.add_error(field, str(exc))
+
+
 class RequestCertificateForm(forms.Form):
     """Set the PIN (twice) and acknowledge receipt under the current terms."""
 
@@ -38,14 +50,7 @@ class RequestCertificateForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        pin, again = data.get("pin"), data.get("pin_confirm")
-        if pin and again is not None and pin != again:
-            self.add_error("pin_confirm", _("The two PINs differ."))
-        elif pin:
-            try:
-                data["pin"] = custody.check_pin_strength(pin)
-            except custody.WeakPinError as exc:
-                self.add_error("pin", str(exc))
+        _check_new_pin(self, data, "pin", "pin_confirm")
         return data
 
 
@@ -58,14 +63,7 @@ class PinChangeForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        new, again = data.get("new_pin"), data.get("new_pin_confirm")
-        if new and again is not None and new != again:
-            self.add_error("new_pin_confirm", _("The two PINs differ."))
-        elif new:
-            try:
-                data["new_pin"] = custody.check_pin_strength(new)
-            except custody.WeakPinError as exc:
-                self.add_error("new_pin", str(exc))
+        _check_new_pin(self, data, "new_pin", "new_pin_confirm")
         return data
 
 

@@ -48,6 +48,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from keiin.flock import locked
+from keiin.pki.serials import serial_to_hex
 from keiin.tsa.issuance import LogEntry
 from keiin.web.timestamping.models import IssuedToken
 
@@ -165,7 +166,7 @@ def write_entries(entries: Sequence[LogEntry]) -> None:
         extend(
             (
                 entry.sequence,
-                format(entry.serial, "x"),
+                serial_to_hex(entry.serial),
                 value,
                 entry.hash_algorithm,
                 entry.digest.hex(),

@@ -12,6 +12,7 @@ import threading
 
 from django.conf import settings
 
+from keiin.pki.serials import serial_to_hex
 from keiin.tsa.serials import BlockExhaustedError, SequenceBlock, SerialCipher
 from keiin.web.timestamping.models import IssuedToken, TsaSerialBlock
 
@@ -80,7 +81,7 @@ def token_serials() -> TokenSerials:
 
 def find_token(serial: int) -> IssuedToken | None:
     """The issuance-log row of the token with ``serial``, or None."""
-    hex_serial = format(serial, "x")
+    hex_serial = serial_to_hex(serial)
     try:
         sequence = serial_cipher().sequence_of(serial)
     except ValueError:  # wider than any serial we make: only an old row could have it
