@@ -511,7 +511,9 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     print(
         f"re-issued CRLs: {done['crls']}, "
         f"renewed OCSP responder certificates: {done['ocsp_responders']}, "
-        f"renewed TSA contract years: {done['tsa_renewals']}"
+        f"renewed TSA contract years: {done['tsa_renewals']}, "
+        f"contract reminders: {done['contract_reminders']}, "
+        f"expired contracts: {done['contracts_expired']}"
     )
     return 0
 
@@ -610,6 +612,10 @@ def build_parser() -> argparse.ArgumentParser:
     from keiin.cli_tsa import add_parsers as add_tsa_parsers
 
     add_tsa_parsers(sub, common)
+
+    from keiin.cli_contracts import add_parsers as add_contract_parsers
+
+    add_contract_parsers(sub, common)
 
     audit = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_command", required=True

@@ -83,7 +83,20 @@ def test_unknown_login_url_is_404(client, db):
 def test_home_needs_login(client, acme):
     response = client.get(f"/p/{acme.slug}/")
     assert response.status_code == 302
-    assert response["Location"] == f"/p/{acme.slug}/login/"
+    assert response["Location"] == f"/p/{acme.slug}/login/?next=%2Fp%2F{acme.slug}%2F"
+
+
+def test_after_login_the_page_asked_for_is_shown(client, smtp_server, acme):
+    """A link from a mail (e.g. a contract) survives the login; foreign targets do not."""
+    wanted = f"/p/{acme.slug}/certificate/?tab=1"
+    login_url = client.get(wanted)["Location"]
+    assert client.get(login_url).status_code == 200
+    response = log_in(client, smtp_server, acme)
+    assert response["Location"] == wanted
+    for foreign in ("https://evil.example/", "//evil.example/x", "/p/other-partner/", "/console/"):
+        other = Client()
+        other.get(f"/p/{acme.slug}/login/", {"next": foreign})
+        assert log_in(other, smtp_server, acme)["Location"] == f"/p/{acme.slug}/"
 
 
 # --------------------------------------------------------------------------- the happy path

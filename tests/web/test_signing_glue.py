@@ -32,14 +32,17 @@ from keiin.pdf import (
     certify,
     default_japanese_font,
 )
+from keiin.pdf.signing import approve_file, certify_file
 from keiin.pki.keys import KeyAlgorithm
 from keiin.tsa.clock import ClockStatus, ClockStatusFile
+from keiin.tsa.template import TsaProfile
 from keiin.web.ca import services as ca_services
 from keiin.web.credentials import services as credential_services
 from keiin.web.credentials.pepper import reset_pepper
 from keiin.web.signing import (
     CaRevocationSource,
     UnknownCertificateError,
+    accuracy_covers_whole_seconds,
     keiin_timestamper,
     signer_for,
 )
@@ -143,7 +146,8 @@ def test_certify_and_approve_with_keiin_ca_tsa_and_credential(keiin, tmp_path):
         )
     assert approved.startswith(certified) and certified.startswith(original)
 
-    # Every token in the document was written to the issuance log (account None).
+    # Every token in the document was written to the issuance log (account None), with a
+    # whole-second genTime (the default accuracy of 1 s covers it).
     tokens = _tokens_in(approved)
     assert len(tokens) == 3  # two signature timestamps and the document timestamp
     for token in tokens:
@@ -151,8 +155,10 @@ def test_certify_and_approve_with_keiin_ca_tsa_and_credential(keiin, tmp_path):
         row = IssuedToken.objects.get(serial_hex=format(info["serial_number"].native, "x"))
         assert row.token_sha256 == hashlib.sha256(token).hexdigest()
         assert row.account_id is None
-    # (pyHanko also asks once per signature for a size-estimate token: issued, so logged.)
-    assert IssuedToken.objects.count() - before >= len(tokens)
+        assert info["gen_time"].native.microsecond == 0
+        assert info["accuracy"]["seconds"].native == 1
+    # And no other token: pyHanko's size estimates used a placeholder, not a real token.
+    assert IssuedToken.objects.count() - before == len(tokens)
 
     root = hierarchy.root
     root_pem = tmp_path / "root.pem"
@@ -243,3 +249,49 @@ def test_untrusted_clock_refuses_time_stamps(keiin, clock):
     ):
         certify(minimal_pdf(), signer, timestamper=keiin_timestamper(), field_name="Seal")
     assert IssuedToken.objects.count() == before
+
+
+def test_whole_second_gen_times_need_an_accuracy_of_a_second():
+    pki = build_pki(KeyAlgorithm.EC_P256)
+
+    def profile(millis: int) -> TsaProfile:
+        seconds, rest = divmod(millis, 1000)
+        return TsaProfile(
+            certificate=pki.tsa, key=pki.tsa_key, accuracy_seconds=seconds, accuracy_millis=rest
+        )
+
+    assert accuracy_covers_whole_seconds(profile(1000))
+    assert accuracy_covers_whole_seconds(profile(2500))
+    assert not accuracy_covers_whole_seconds(profile(999))
+    assert not accuracy_covers_whole_seconds(profile(0))
+
+
+def test_approve_file_with_keiin_services(keiin, tmp_path):
+    """The file API end to end: the web layer's path for large contracts."""
+    _hierarchy, registered, credential = keiin
+    actor = f"user:{registered.user.login_id}"
+    original, certified, approved = (tmp_path / n for n in ("o.pdf", "c.pdf", "a.pdf"))
+    original.write_bytes(minimal_pdf())
+    with signer_for(credential, PIN, actor=actor) as signer:
+        certify_file(
+            original,
+            certified,
+            signer,
+            timestamper=keiin_timestamper(),
+            field_name="OperatorSeal",
+            signature_fields=[SignatureField("Signatory1")],
+        )
+    with signer_for(credential, PIN, actor=actor) as signer, approved.open("w+b") as out:
+        size = approve_file(
+            certified,
+            out,
+            signer,
+            timestamper=keiin_timestamper(),
+            revinfo=CaRevocationSource(),
+            field_name="Signatory1",
+            stamp=None,
+            tmp_dir=tmp_path,
+        )
+    data = approved.read_bytes()
+    assert size == len(data) and data.startswith(certified.read_bytes())
+    assert len(_tokens_in(data)) == 3

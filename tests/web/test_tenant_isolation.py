@@ -9,7 +9,10 @@ parameter this test cannot fill fails the test until it is taught what the param
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
+from io import BytesIO
 
 import pytest
 from django.test import Client
@@ -17,12 +20,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from keiin.web.accounts.models import Role, User
 from keiin.web.ca import services as ca_services
+from keiin.web.contracts import services as contract_services
+from keiin.web.contracts.models import Contract, ContractSigner, ContractVersion
 from keiin.web.credentials import services as credential_services
 from keiin.web.credentials.models import SignerCredential
 from keiin.web.credentials.pepper import reset_pepper
 from keiin.web.partners.models import Partner
+from tests.support.contracts import make_manager
 from tests.support.custody import use_fast_custody
 from tests.support.partners import client_for, register
+from tests.unit.pdf.support import minimal_pdf
 
 pytest_plugins = ["tests.support.smtp"]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,6 +77,22 @@ def two_partners(smtp_server, monkeypatch, tmp_path, settings):
     credential_services.request_certificate(
         b.user, "583920", credential_services.Receipt(ip="192.0.2.9", user_agent="t")
     )
+    settings.KEIIN_BLOB_DIR = tmp_path / "blobs"
+    manager = make_manager()
+    contract = contract_services.create_contract(
+        contract_services.ContractTerms(
+            title="ベータ社との秘密の契約",
+            partner=b.partner,
+            signatories=[b.user],
+            contract_date=dt.date(2026, 11, 1),
+            amount=Decimal(98_765_432),
+        ),
+        BytesIO(minimal_pdf()),
+        creator=manager,
+    )
+    # As if sealed: registered and waiting for B's signatory (visible to B's people only).
+    Contract.objects.filter(pk=contract.pk).update(status=Contract.Status.SIGNING)
+    ContractSigner.objects.filter(contract=contract).update(status=ContractSigner.Status.WAITING)
     yield a, b
     reset_pepper()
 
@@ -86,14 +109,27 @@ def _b_state(b_partner: Partner) -> tuple:
             "credential_id", "status", "pin_failures"
         )
     )
-    return people, partner, credentials
+    contracts = tuple(
+        Contract.objects.filter(partner=b_partner).values_list("public_id", "status", "closed_at")
+    )
+    signers = tuple(
+        ContractSigner.objects.filter(contract__partner=b_partner).values_list(
+            "status", "viewed_at", "signing_since"
+        )
+    )
+    versions = ContractVersion.objects.filter(contract__partner=b_partner).count()
+    return people, partner, credentials, contracts, signers, versions
 
 
 def test_partner_a_reaches_nothing_of_partner_b(two_partners):
     a, b = two_partners
     b_user = b.user
     b_credential = SignerCredential.objects.get(user=b_user)
+    b_contract = Contract.objects.get(partner=b.partner)
     values = {
+        "public_id": b_contract.public_id,
+        "number": "0",
+        "partner_pk": str(b.partner.pk),
         "slug": b.partner.login_slug,
         "pk": str(b.partner.pk),
         "user_pk": str(b_user.pk),
@@ -108,6 +144,9 @@ def test_partner_a_reaches_nothing_of_partner_b(two_partners):
         b_user.login_id,
         b_credential.certificate.serial_hex,
         "Beta Industries",
+        b_contract.title,
+        b_contract.reference,
+        "98,765,432",
     ]
     before = _b_state(b.partner)
     routes = _routes()
@@ -119,9 +158,14 @@ def test_partner_a_reaches_nothing_of_partner_b(two_partners):
         path = _fill(route, values)
         for prefix in ("", "/en"):
             url = prefix + path
-            for method in ("get", "post"):
+            for method, data in (
+                ("get", {}),
+                ("post", {"action": "revoke", "confirm": "on"}),
+                ("post", {"action": "decline", "reason": "x"}),
+                ("post", {"action": "sign", "pin": "583920", "read": "on"}),
+            ):
                 client.force_login(a.user)  # (B's logout URL logs A out: harmless, but go on as A)
-                response = getattr(client, method)(url, {"action": "revoke", "confirm": "on"})
+                response = getattr(client, method)(url, data)
                 checked += 1
                 assert response.status_code < 500, (method, url, response.status_code)
                 assert response.status_code != 429, (method, url)
@@ -134,7 +178,7 @@ def test_partner_a_reaches_nothing_of_partner_b(two_partners):
                         leaked = [s for s in leaked if s != "Beta Industries"]
                     assert not leaked, (method, url, leaked)
         assert _b_state(b.partner) == before, route
-    assert checked >= 4 * len(routes)
+    assert checked >= 8 * len(routes)
     # The matrix ran logged in: A reaches A's own page the same way.
     client.force_login(a.user)
     assert client.get(f"/p/{a.partner.login_slug}/").status_code == 200

@@ -7,11 +7,24 @@ time-stamp transport (Keiin's TSA in-process or over HTTP) and a revocation sour
 * :func:`keiin.pdf.signing.approve` — a signatory's approval signature, B-LTA, in the order that
   validates offline: signature with timestamp → DSS with revocation data fetched after that
   timestamp → document timestamp.
+* :func:`~keiin.pdf.signing.certify_file` / :func:`~keiin.pdf.signing.approve_file` — the same
+  from file to file, streaming (memory stays flat for any file size).
+* :mod:`keiin.pdf.template` — contract PDFs generated from Japanese text.
+* :mod:`keiin.pdf.validation` — offline validation of every signature and document timestamp.
 """
 
 from keiin.pdf.errors import PdfInputError, PdfSigningError
 from keiin.pdf.revinfo import RevocationData, RevocationSource
-from keiin.pdf.signing import SignatureDetails, SignatureField, approve, certify
+from keiin.pdf.signing import (
+    SignatureDetails,
+    SignatureField,
+    approve,
+    approve_file,
+    async_approve_file,
+    async_certify_file,
+    certify,
+    certify_file,
+)
 from keiin.pdf.stamp import StampFontError, VisibleStamp, default_japanese_font
 from keiin.pdf.timestamper import CallableTimeStamper
 
@@ -26,6 +39,10 @@ __all__ = [
     "StampFontError",
     "VisibleStamp",
     "approve",
+    "approve_file",
+    "async_approve_file",
+    "async_certify_file",
     "certify",
+    "certify_file",
     "default_japanese_font",
 ]

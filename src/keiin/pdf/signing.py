@@ -2,32 +2,53 @@
 
 Every step is an incremental update of the previous bytes, never a rewrite:
 
-* :func:`certify`: certification signature with DocMDP (default: form filling and further
+* :func:`certify_file`: certification signature with DocMDP (default: form filling and further
   signatures allowed), with a signature timestamp (B-T); with a revocation source, also a DSS
   with revocation data fetched after that timestamp (B-LT). The empty signature fields of the
   signatories are placed in the same revision: after a certification, validators (pyHanko's
   default diff policy, Acrobat) only accept *filling* existing visible signature fields, not
   adding new ones.
-* :func:`approve`: approval signature with a timestamp (B-T) → DSS with revocation data for
-  every certificate of every signature and timestamp in the file, fetched now, i.e. after the
-  timestamp (B-LT) → document timestamp over all of it (B-LTA).
+* :func:`approve_file`: approval signature with a timestamp (B-T) → DSS with revocation data
+  for every certificate of every signature and timestamp in the file, fetched now, i.e. after
+  the timestamp (B-LT) → document timestamp over all of it (B-LTA).
 
-The sync functions run the async ones with :func:`asyncio.run`; from async code call
-:func:`async_certify` / :func:`async_approve`.
+**Files, not bytes.** The ``*_file`` functions read the input from a path or a seekable binary
+stream and write the signed PDF to a path or a stream. The input is copied once into the
+output (or a work file), and every step then *appends* its update to that one file in place
+(pyHanko's ``in_place=True``), digesting it in :data:`IO_CHUNK_SIZE` chunks: memory stays flat
+whatever the size of the PDF, and no intermediate version is ever held or copied again.
+:func:`certify` and :func:`approve` (and their ``async_`` forms) are the same operations on
+``bytes``, as thin wrappers.
+
+The sync functions run the async ones with :func:`asyncio.run`; from async code call the
+``async_`` forms. All of them do blocking file I/O; from an event loop that must stay
+responsive, run them in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
 
-from asn1crypto import cms
+from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.attributes import (
+    CMSAttributeProvider,
+    SignedAttributeProviderSpec,
+    SigningCertificateV2Provider,
+)
 from pyhanko.sign.fields import (
     MDPPerm,
     SigFieldSpec,
@@ -35,16 +56,24 @@ from pyhanko.sign.fields import (
     append_signature_field,
 )
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore
 
 from keiin.pdf.errors import PdfInputError, PdfSigningError
-from keiin.pdf.inputs import open_for_update
+from keiin.pdf.inputs import as_stream, open_for_update
 from keiin.pdf.revinfo import CollectedRevocationInfo, RevocationSource, collect, wait_until
 from keiin.pdf.stamp import DEFAULT_BOX, VisibleStamp
 
 #: Digest for signatures and timestamps.
 MD_ALGORITHM = "sha256"
+#: Bytes per read when copying the input and digesting the byte ranges (pyHanko: 4 KiB).
+IO_CHUNK_SIZE = 1 << 20
+
+#: Where a PDF is read from: a path, or a seekable binary stream holding it from offset 0.
+PdfSource = str | os.PathLike[str] | BinaryIO
+#: Where a signed PDF goes: a path (replaced atomically), or a writable binary stream.
+PdfTarget = str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -71,6 +100,162 @@ class SignatureField:
         return SigFieldSpec(self.name, on_page=self.page, box=self.box)
 
 
+# --------------------------------------------------------------------------- files
+
+
+def _is_path(target: object) -> bool:
+    return isinstance(target, str | os.PathLike)
+
+
+def _random_access(stream: BinaryIO) -> bool:
+    """Whether ``stream`` can be read, written and sought (pyHanko's ``in_place`` needs all)."""
+    try:
+        return stream.readable() and stream.writable() and stream.seekable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _copy(source: BinaryIO, target: BinaryIO) -> None:
+    """Copy all of ``source`` (from offset 0) to ``target`` at its position, in the kernel when
+    both are files (``copy_file_range``), else in :data:`IO_CHUNK_SIZE` chunks."""
+    source.seek(0)
+    try:
+        in_fd, out_fd = source.fileno(), target.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        shutil.copyfileobj(source, target, IO_CHUNK_SIZE)
+        return
+    target.flush()
+    start = target.seek(0, os.SEEK_CUR)
+    size = os.fstat(in_fd).st_size
+    copied = 0
+    try:
+        while copied < size:
+            step = os.copy_file_range(in_fd, out_fd, size - copied, copied, start + copied)
+            if step == 0:
+                break
+            copied += step
+    except OSError:  # e.g. across file systems on old kernels: copy through user space
+        copied = 0
+    if copied != size:
+        target.seek(start)
+        target.truncate()
+        source.seek(0)
+        shutil.copyfileobj(source, target, IO_CHUNK_SIZE)
+    target.seek(0, os.SEEK_END)
+
+
+@contextlib.contextmanager
+def _opened_source(src: PdfSource) -> Iterator[BinaryIO]:
+    if _is_path(src):
+        with open(src, "rb") as stream:
+            yield stream
+    else:
+        yield as_stream(src)
+
+
+@contextlib.contextmanager
+def _workspace(src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] | None):
+    """A read/write stream holding a copy of ``src``, for the steps to append to in place;
+    when the block succeeds its content is what ``dst`` holds.
+
+    * ``dst`` a path: a partial file next to it, renamed over ``dst`` at the end (atomic; on
+      failure ``dst`` is untouched and the partial file removed). Not fsynced. A new file is
+      created with mode 0600; a replaced one keeps its mode.
+    * ``dst`` a readable, writable, seekable stream (``open(p, "w+b")``, a temporary file,
+      ``BytesIO``): used directly, from offset 0 (truncated first; emptied again on failure).
+    * any other writable stream: a temporary file in ``tmp_dir``, copied to ``dst`` at the end.
+    """
+    with _opened_source(src) as source:
+        if _is_path(dst):
+            target = Path(dst)
+            fd, partial = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+            )
+            try:
+                with os.fdopen(fd, "w+b") as work:
+                    _copy(source, work)
+                    yield work
+                # A new file stays private (0600); a replaced one keeps its mode.
+                if target.exists():
+                    shutil.copymode(target, partial)
+                os.replace(partial, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(partial)
+                raise
+        elif _random_access(dst):
+            if dst is source:
+                raise ValueError("src and dst must be different streams")
+            dst.seek(0)
+            dst.truncate()
+            try:
+                _copy(source, dst)
+                yield dst
+            except BaseException:
+                dst.seek(0)
+                dst.truncate()
+                raise
+            dst.seek(0, os.SEEK_END)
+        else:
+            with tempfile.TemporaryFile(dir=tmp_dir) as work:
+                _copy(source, work)
+                yield work
+                work.seek(0)
+                shutil.copyfileobj(work, dst, IO_CHUNK_SIZE)
+
+
+def _size(stream: BinaryIO) -> int:
+    return stream.seek(0, os.SEEK_END)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class _PreEncodedSigningCertificateV2(SigningCertificateV2Provider):
+    """pyHanko's signingCertificateV2 attribute, with its value re-loaded from its DER.
+
+    asn1crypto treats a value built from Python objects whose ESSCertIDv2 leaves the DEFAULT
+    hash algorithm out as changed forever: every ``dump()`` of anything containing it
+    re-encodes it, and pyHanko dumps the signed attributes many times while assembling the
+    CMS (about 25 ms per CMS here, twice per signature with the size estimate). A loaded
+    value is encoded once; the bytes are the same.
+    """
+
+    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
+        """The same value as pyHanko's, as a parsed DER value."""
+        value = await super().build_attr_value(dry_run=dry_run)
+        return tsp.SigningCertificateV2.load(value.dump())
+
+
+class _PadesSignedAttributes(SignedAttributeProviderSpec):
+    """The signed attributes pyHanko gives a PAdES signature made with :func:`_meta`'s
+    settings (signingCertificateV2; PAdES leaves signingTime out; no CAdES extras), with the
+    value pre-encoded. pyHanko adds contentType and messageDigest itself."""
+
+    def __init__(self, signing_cert: asn1_x509.Certificate) -> None:
+        self.signing_cert = signing_cert
+
+    def signed_attr_providers(
+        self, data_digest: bytes, digest_algorithm: str
+    ) -> Iterator[CMSAttributeProvider]:
+        """The signingCertificateV2 provider."""
+        yield _PreEncodedSigningCertificateV2(signing_cert=self.signing_cert)
+
+
+@contextlib.contextmanager
+def _pre_encoded_attributes(signer: Signer) -> Iterator[None]:
+    """Let ``signer`` use :class:`_PadesSignedAttributes` for the block (unless it has its own
+    attribute spec), then restore it."""
+    if signer.signed_attr_prov_spec is not None or signer.signing_cert is None:
+        yield
+        return
+    signer.signed_attr_prov_spec = _PadesSignedAttributes(signer.signing_cert)
+    try:
+        yield
+    finally:
+        signer.signed_attr_prov_spec = None
+
+
 def _meta(
     field_name: str, details: SignatureDetails, *, certify: bool, mdp: MDPPerm | None
 ) -> PdfSignatureMetadata:
@@ -95,9 +280,14 @@ async def _sign(
     stamp: VisibleStamp | None,
     *,
     existing_field: bool,
-) -> bytes:
+) -> cms.SignedData:
     """Sign into the existing empty field ``meta.field_name``, or a new one (visible at the
-    stamp's place if there is a stamp, else invisible)."""
+    stamp's place if there is a stamp, else invisible); the update is appended in place to
+    the writer's input stream. Returns the signature's CMS SignedData.
+
+    The steps are :meth:`PdfSigner.async_sign_pdf`'s, through pyHanko's staged signing API,
+    so that the CMS is at hand afterwards without reading the file again.
+    """
     field_name = meta.field_name
     assert field_name is not None
     field_spec = None
@@ -115,12 +305,33 @@ async def _sign(
     )
     params = stamp.text_params() if stamp is not None else None
     try:
-        out = await pdf_signer.async_sign_pdf(
-            writer, existing_fields_only=existing_field, appearance_text_params=params
-        )
+        with _pre_encoded_attributes(signer):
+            session = pdf_signer.init_signing_session(writer, existing_fields_only=existing_field)
+            validation_info = await session.perform_presign_validation(writer)
+            bytes_reserved = await session.estimate_signature_container_size(
+                validation_info, tight=meta.tight_size_estimates
+            )
+            tbs = session.prepare_tbs_document(
+                validation_info=validation_info,
+                bytes_reserved=bytes_reserved,
+                appearance_text_params=params,
+            )
+            prepared, output = tbs.digest_tbs_document(in_place=True, chunk_size=IO_CHUNK_SIZE)
+            signed = await tbs.perform_signature(
+                prepared.document_digest,
+                PdfCMSSignedAttributes(
+                    signing_time=session.system_time,
+                    adobe_revinfo_attr=(
+                        None if validation_info is None else validation_info.adobe_revinfo_attr
+                    ),
+                    cades_signed_attrs=meta.cades_signed_attr_spec,
+                ),
+            )
+            await signed.post_signature_processing(output, chunk_size=IO_CHUNK_SIZE)
     except TimestampRequestError as exc:
         raise PdfSigningError(f"the time-stamping authority failed: {exc}") from exc
-    return out.getvalue()
+    # /Contents holds the DER CMS followed by zero padding, which a lax load ignores.
+    return cms.ContentInfo.load(signed.sig_contents)["content"]
 
 
 def _certificates_in(signed_data: cms.SignedData) -> Iterator[asn1_x509.Certificate]:
@@ -142,39 +353,65 @@ def _gen_time(token: cms.SignedData) -> dt.datetime:
     return tst_info["gen_time"].native
 
 
-def certificates_of_document(pdf: bytes) -> tuple[list[asn1_x509.Certificate], dt.datetime]:
-    """Every certificate in every signature, signature timestamp and document timestamp,
-    and the newest genTime of those timestamps."""
-    reader = PdfFileReader(BytesIO(pdf), strict=False)
+def _is_document_timestamp(signed_data: cms.SignedData) -> bool:
+    return signed_data["encap_content_info"]["content_type"].native == "tst_info"
+
+
+def certificates_of_signatures(
+    signatures: Iterable[cms.SignedData],
+) -> tuple[list[asn1_x509.Certificate], dt.datetime]:
+    """Every certificate in ``signatures`` (CMS signatures and document timestamps) and in
+    their signature timestamps, and the newest genTime of all those timestamps."""
     found: dict[bytes, asn1_x509.Certificate] = {}
     newest = dt.datetime.min.replace(tzinfo=dt.UTC)
-    for sig in reader.embedded_signatures:
-        tokens = list(_timestamp_tokens(sig.signed_data))
-        if sig.sig_object.get("/Type") == "/DocTimeStamp":
-            tokens.append(sig.signed_data)
+    for signed_data in signatures:
+        tokens = list(_timestamp_tokens(signed_data))
+        if _is_document_timestamp(signed_data):
+            tokens.append(signed_data)
         for token in tokens:
             newest = max(newest, _gen_time(token))
-        for signed_data in (sig.signed_data, *tokens):
-            for cert in _certificates_in(signed_data):
+        for each in (signed_data, *tokens):
+            for cert in _certificates_in(each):
                 found.setdefault(cert.dump(), cert)
     return list(found.values()), newest
 
 
-async def add_revocation_info(pdf: bytes, revinfo: RevocationSource) -> bytes:
-    """Append a DSS update with revocation data, fetched now, for every certificate in every
-    signature and timestamp of ``pdf`` and every CA above them (an incremental update).
+def certificates_of_document(
+    pdf: bytes | BinaryIO,
+) -> tuple[list[asn1_x509.Certificate], dt.datetime]:
+    """:func:`certificates_of_signatures` of every signature and document timestamp in
+    ``pdf`` (bytes or a seekable stream, read as needed)."""
+    reader = PdfFileReader(as_stream(pdf), strict=False)
+    return certificates_of_signatures(sig.signed_data for sig in reader.embedded_signatures)
 
-    Waits up to one second first (see :func:`~keiin.pdf.revinfo.wait_until`); a TSA that
-    issues whole-second genTimes makes that wait zero.
+
+async def add_revocation_info(
+    work: BinaryIO,
+    revinfo: RevocationSource,
+    *,
+    signatures: Sequence[cms.SignedData] | None = None,
+) -> None:
+    """Append to ``work`` (read/write/seekable) a DSS update with revocation data, fetched now,
+    for every certificate in every signature and timestamp of it and every CA above them.
+
+    ``signatures`` are all the signatures (CMS SignedData) in ``work`` if the caller has them
+    at hand, else they are read from it.
+
+    Waits until the second after the newest genTime has begun (see
+    :func:`~keiin.pdf.revinfo.wait_until`): no wait at all when the TSA issues whole-second
+    genTimes, as Keiin's own TSA does for signing.
     """
-    leaves, newest = certificates_of_document(pdf)
+    if signatures is None:
+        leaves, newest = certificates_of_document(work)
+    else:
+        leaves, newest = certificates_of_signatures(signatures)
     # OCSP/CRL times have whole seconds: wait for the second after the newest timestamp, so
     # the data is both after it (ETSI freshness) and not in the future (immediate validation).
     await wait_until(newest)
     collected: CollectedRevocationInfo = await asyncio.to_thread(
         collect, revinfo, leaves, not_before=newest
     )
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    writer = IncrementalPdfFileWriter(work, strict=False)
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         sig_contents=None,
@@ -182,21 +419,229 @@ async def add_revocation_info(pdf: bytes, revinfo: RevocationSource) -> bytes:
         ocsps=collected.ocsp_responses,
         crls=collected.crls,
     )
-    out = BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    writer.write_in_place()
 
 
-async def add_document_timestamp(pdf: bytes, timestamper: TimeStamper, field_name: str) -> bytes:
-    """Append a document timestamp (an incremental update) covering everything before it."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+async def add_document_timestamp(work: BinaryIO, timestamper: TimeStamper, field_name: str) -> None:
+    """Append to ``work`` (read/write/seekable) a document timestamp covering all of it."""
+    writer = IncrementalPdfFileWriter(work, strict=False)
     try:
-        out = await PdfTimeStamper(timestamper, field_name=field_name).async_timestamp_pdf(
-            writer, MD_ALGORITHM
+        await PdfTimeStamper(timestamper, field_name=field_name).async_timestamp_pdf(
+            writer, MD_ALGORITHM, in_place=True, chunk_size=IO_CHUNK_SIZE
         )
     except TimestampRequestError as exc:
         raise PdfSigningError(f"the time-stamping authority failed: {exc}") from exc
-    return out.getvalue()
+
+
+async def _certify_in_place(
+    work: BinaryIO,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    field_name: str,
+    revinfo: RevocationSource | None,
+    mdp: MDPPerm,
+    stamp: VisibleStamp | None,
+    details: SignatureDetails | None,
+    signature_fields: Sequence[SignatureField],
+) -> None:
+    opened = open_for_update(work, allow_signed=False, field_name=field_name)
+    for placement in signature_fields:
+        if placement.name in opened.empty_fields:
+            raise PdfInputError(f"the PDF already has a signature field named {placement.name!r}")
+    for placement in signature_fields:
+        append_signature_field(opened.writer, placement.spec())
+    meta = _meta(field_name, details or SignatureDetails(), certify=True, mdp=mdp)
+    signature = await _sign(
+        opened.writer,
+        meta,
+        signer,
+        timestamper,
+        stamp,
+        existing_field=field_name in opened.empty_fields,
+    )
+    if revinfo is not None:
+        await add_revocation_info(work, revinfo, signatures=[signature])
+
+
+async def _approve_in_place(
+    work: BinaryIO,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    revinfo: RevocationSource,
+    field_name: str,
+    stamp: VisibleStamp | None,
+    timestamp_field_name: str | None,
+    details: SignatureDetails | None,
+) -> None:
+    opened = open_for_update(work, allow_signed=True, field_name=field_name)
+    existing = field_name in opened.empty_fields
+    if opened.certified and not existing:
+        raise PdfInputError(
+            f"the certified PDF has no empty signature field {field_name!r}; "
+            "signature fields must be placed when the operator certifies"
+        )
+    meta = _meta(field_name, details or SignatureDetails(), certify=False, mdp=None)
+    signature = await _sign(
+        opened.writer, meta, signer, timestamper, stamp, existing_field=existing
+    )
+    earlier = [sig.signed_data for sig in opened.signatures]
+    await add_revocation_info(work, revinfo, signatures=[*earlier, signature])
+    await add_document_timestamp(
+        work, timestamper, timestamp_field_name or f"{field_name}_DocTimeStamp"
+    )
+
+
+# --------------------------------------------------------------------------- files API
+
+
+async def async_certify_file(
+    src: PdfSource,
+    dst: PdfTarget,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    field_name: str,
+    revinfo: RevocationSource | None = None,
+    mdp: MDPPerm = MDPPerm.FILL_FORMS,
+    stamp: VisibleStamp | None = None,
+    details: SignatureDetails | None = None,
+    signature_fields: Sequence[SignatureField] = (),
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> int:
+    """The operator's certification signature (B-T; B-LT if ``revinfo`` is given), from the
+    PDF at ``src`` to ``dst``; returns the size of the signed PDF in bytes.
+
+    ``src`` is a path or a seekable binary stream with the PDF from offset 0; it is only read.
+    ``dst`` is a path (written next to it, then renamed over it), a readable, writable,
+    seekable stream (written from offset 0, in place), or another writable stream (then the
+    work is done in a temporary file in ``tmp_dir``, default the system's, and copied to it).
+    On failure a path ``dst`` is left as it was and a random-access one is emptied. A stream
+    ``dst`` must not be the file ``src`` reads (a path may be: it is replaced at the end).
+
+    ``src`` must not be signed yet (:class:`~keiin.pdf.errors.PdfInputError` otherwise).
+    ``signature_fields`` are the empty fields the signatories will sign into, created in the
+    same revision (see the module docstring).
+    """
+    names = [f.name for f in signature_fields]
+    if len(set(names)) != len(names) or field_name in names:
+        raise ValueError("signature field names must be unique")
+    with _workspace(src, dst, tmp_dir) as work:
+        await _certify_in_place(
+            work,
+            signer,
+            timestamper=timestamper,
+            field_name=field_name,
+            revinfo=revinfo,
+            mdp=mdp,
+            stamp=stamp,
+            details=details,
+            signature_fields=signature_fields,
+        )
+        return _size(work)
+
+
+async def async_approve_file(
+    src: PdfSource,
+    dst: PdfTarget,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    revinfo: RevocationSource,
+    field_name: str,
+    stamp: VisibleStamp | None,
+    timestamp_field_name: str | None = None,
+    details: SignatureDetails | None = None,
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> int:
+    """An approval signature made B-LTA, from the PDF at ``src`` to ``dst``: signature with
+    timestamp → DSS → document timestamp. Returns the size of the signed PDF in bytes.
+
+    ``src``, ``dst`` and ``tmp_dir`` as for :func:`async_certify_file`. ``src`` may carry
+    earlier signatures (a certification allowing changes); their revocation data is
+    refreshed in the same DSS update. The signature goes into the empty field ``field_name``
+    if there is one (its place wins over ``stamp.page``/``stamp.box``). A certified document
+    must have that field already (placed by :func:`certify_file`); otherwise a new field is
+    created.
+    """
+    with _workspace(src, dst, tmp_dir) as work:
+        await _approve_in_place(
+            work,
+            signer,
+            timestamper=timestamper,
+            revinfo=revinfo,
+            field_name=field_name,
+            stamp=stamp,
+            timestamp_field_name=timestamp_field_name,
+            details=details,
+        )
+        return _size(work)
+
+
+def certify_file(
+    src: PdfSource,
+    dst: PdfTarget,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    field_name: str,
+    revinfo: RevocationSource | None = None,
+    mdp: MDPPerm = MDPPerm.FILL_FORMS,
+    stamp: VisibleStamp | None = None,
+    details: SignatureDetails | None = None,
+    signature_fields: Sequence[SignatureField] = (),
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> int:
+    """Synchronous :func:`async_certify_file`."""
+    return asyncio.run(
+        async_certify_file(
+            src,
+            dst,
+            signer,
+            timestamper=timestamper,
+            field_name=field_name,
+            revinfo=revinfo,
+            mdp=mdp,
+            stamp=stamp,
+            details=details,
+            signature_fields=signature_fields,
+            tmp_dir=tmp_dir,
+        )
+    )
+
+
+def approve_file(
+    src: PdfSource,
+    dst: PdfTarget,
+    signer: Signer,
+    *,
+    timestamper: TimeStamper,
+    revinfo: RevocationSource,
+    field_name: str,
+    stamp: VisibleStamp | None,
+    timestamp_field_name: str | None = None,
+    details: SignatureDetails | None = None,
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> int:
+    """Synchronous :func:`async_approve_file`."""
+    return asyncio.run(
+        async_approve_file(
+            src,
+            dst,
+            signer,
+            timestamper=timestamper,
+            revinfo=revinfo,
+            field_name=field_name,
+            stamp=stamp,
+            timestamp_field_name=timestamp_field_name,
+            details=details,
+            tmp_dir=tmp_dir,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- bytes API
 
 
 async def async_certify(
@@ -211,33 +656,22 @@ async def async_certify(
     details: SignatureDetails | None = None,
     signature_fields: Sequence[SignatureField] = (),
 ) -> bytes:
-    """The operator's certification signature (B-T; B-LT if ``revinfo`` is given).
-
-    ``pdf`` must not be signed yet (:class:`~keiin.pdf.errors.PdfInputError` otherwise).
-    ``signature_fields`` are the empty fields the signatories will sign into, created in the
-    same revision (see the module docstring).
-    """
-    opened = open_for_update(pdf, allow_signed=False, field_name=field_name)
-    names = [f.name for f in signature_fields]
-    if len(set(names)) != len(names) or field_name in names:
-        raise ValueError("signature field names must be unique")
-    for name in names:
-        if name in opened.empty_fields:
-            raise PdfInputError(f"the PDF already has a signature field named {name!r}")
-    for placement in signature_fields:
-        append_signature_field(opened.writer, placement.spec())
-    meta = _meta(field_name, details or SignatureDetails(), certify=True, mdp=mdp)
-    signed = await _sign(
-        opened.writer,
-        meta,
+    """:func:`async_certify_file` on bytes: the signed PDF as bytes (for small files; the
+    input and the result are both held in memory)."""
+    out = BytesIO()
+    await async_certify_file(
+        as_stream(pdf),
+        out,
         signer,
-        timestamper,
-        stamp,
-        existing_field=field_name in opened.empty_fields,
+        timestamper=timestamper,
+        field_name=field_name,
+        revinfo=revinfo,
+        mdp=mdp,
+        stamp=stamp,
+        details=details,
+        signature_fields=signature_fields,
     )
-    if revinfo is not None:
-        signed = await add_revocation_info(signed, revinfo)
-    return signed
+    return out.getvalue()
 
 
 async def async_approve(
@@ -251,27 +685,21 @@ async def async_approve(
     timestamp_field_name: str | None = None,
     details: SignatureDetails | None = None,
 ) -> bytes:
-    """An approval signature, made B-LTA: signature with timestamp → DSS → document timestamp.
-
-    ``pdf`` may carry earlier signatures (a certification allowing changes); their revocation
-    data is refreshed in the same DSS update. The signature goes into the empty field
-    ``field_name`` if there is one (its place wins over ``stamp.page``/``stamp.box``). A
-    certified document must have that field already (placed by :func:`certify`);
-    otherwise a new field is created.
-    """
-    opened = open_for_update(pdf, allow_signed=True, field_name=field_name)
-    existing = field_name in opened.empty_fields
-    if opened.certified and not existing:
-        raise PdfInputError(
-            f"the certified PDF has no empty signature field {field_name!r}; "
-            "signature fields must be placed when the operator certifies"
-        )
-    meta = _meta(field_name, details or SignatureDetails(), certify=False, mdp=None)
-    signed = await _sign(opened.writer, meta, signer, timestamper, stamp, existing_field=existing)
-    with_dss = await add_revocation_info(signed, revinfo)
-    return await add_document_timestamp(
-        with_dss, timestamper, timestamp_field_name or f"{field_name}_DocTimeStamp"
+    """:func:`async_approve_file` on bytes: the signed PDF as bytes (for small files; the
+    input and the result are both held in memory)."""
+    out = BytesIO()
+    await async_approve_file(
+        as_stream(pdf),
+        out,
+        signer,
+        timestamper=timestamper,
+        revinfo=revinfo,
+        field_name=field_name,
+        stamp=stamp,
+        timestamp_field_name=timestamp_field_name,
+        details=details,
     )
+    return out.getvalue()
 
 
 def certify(
@@ -287,9 +715,13 @@ def certify(
     signature_fields: Sequence[SignatureField] = (),
 ) -> bytes:
     """Synchronous :func:`async_certify`."""
-    return asyncio.run(
-        async_certify(
-            pdf,
+    out = BytesIO()
+    # The coroutine returns the size, not the bytes: Python 3.11's asyncio.run formats the
+    # repr of the finished task (result included) when it restores the SIGINT handler.
+    asyncio.run(
+        async_certify_file(
+            as_stream(pdf),
+            out,
             signer,
             timestamper=timestamper,
             field_name=field_name,
@@ -300,6 +732,7 @@ def certify(
             signature_fields=signature_fields,
         )
     )
+    return out.getvalue()
 
 
 def approve(
@@ -314,9 +747,11 @@ def approve(
     details: SignatureDetails | None = None,
 ) -> bytes:
     """Synchronous :func:`async_approve`."""
-    return asyncio.run(
-        async_approve(
-            pdf,
+    out = BytesIO()
+    asyncio.run(  # the size, not the bytes (see certify)
+        async_approve_file(
+            as_stream(pdf),
+            out,
             signer,
             timestamper=timestamper,
             revinfo=revinfo,
@@ -326,3 +761,4 @@ def approve(
             details=details,
         )
     )
+    return out.getvalue()

@@ -7,6 +7,15 @@ from keiin.web.audit.log import record
 
 DEMO_PARTNER_SLUG = "demo"
 DEMO_PARTNER_PASSWORD = "keiin-demo-partner"  # noqa: S105 - public demo login
+DEMO_SEAL_PIN = "402817"  # the demo organisation seal's PIN (public, demo only)
+DEMO_CONTRACT_BODY = """第1条（目的）
+本契約は、甲が乙に委託する業務の内容及び条件を定める。
+
+第2条（委託料）
+甲は乙に対し、本契約に定める委託料を、業務完了の翌月末日までに支払う。
+
+第3条（秘密保持）
+甲及び乙は、本契約に関して知り得た相手方の秘密を、第三者に開示してはならない。"""
 
 
 def _demo_partner(actor: str) -> list[User]:
@@ -66,6 +75,7 @@ def create_demo_data(*, actor: str) -> list[str]:
         record("demo.data.created", actor=actor, target="manager")
     lines = ["                    manager / keiin-demo-manager"]
     people = _demo_partner(actor)
+    lines.extend(_demo_contract(actor, people))
     lines.append(
         f"   partner login       /p/{DEMO_PARTNER_SLUG}/login/  (one-time passwords: /outbox/)"
     )
@@ -74,3 +84,42 @@ def create_demo_data(*, actor: str) -> list[str]:
             f"                       {user.login_id} / {DEMO_PARTNER_PASSWORD}  ({user.role})"
         )
     return lines
+
+
+def _demo_contract(actor: str, people: list[User]) -> list[str]:
+    """The organisation seal (known PIN) and one draft contract for the demo signatory,
+    made once; sealing it in the console starts the signing flow."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from keiin.web.contracts import services as contracts
+    from keiin.web.contracts.generate import create_from_template
+    from keiin.web.contracts.models import Contract
+    from keiin.web.credentials import services as credentials
+
+    manager = User.objects.get(login_id="manager")
+    if credentials.live_seal() is None:
+        credentials.request_seal(
+            manager, DEMO_SEAL_PIN, credentials.Receipt(ip="127.0.0.1", user_agent="keiin demo")
+        )
+    signatories = [u for u in people if u.role == Role.SIGNATORY]
+    if signatories and not Contract.objects.exists():
+        today = timezone.localdate()
+        create_from_template(
+            contracts.ContractTerms(
+                title="業務委託契約書（デモ）",
+                partner=signatories[0].partner,
+                signatories=signatories[:1],
+                contract_date=today,
+                amount=1_100_000,
+                starts_on=today,
+                ends_on=today + dt.timedelta(days=364),
+            ),
+            DEMO_CONTRACT_BODY,
+            creator=manager,
+        )
+        record("demo.data.created", actor=actor, target="contract")
+    return [
+        f"   organisation seal   PIN {DEMO_SEAL_PIN}  (console → Contracts: seal the demo draft)"
+    ]

@@ -18,6 +18,13 @@
 ``KEIIN_TERMS_VERSION``    version of the terms of service partners accept (``2019-12``)
 ``KEIIN_SERVICE_HOURS_…``  ``_PREFIXES``: URL prefixes closed outside service hours (``/p/``)
 ``KEIIN_RATE_…``           ``_USER`` 120/min, ``_GLOBAL`` 3000/min, ``_PREFIXES``, ``_STORE``
+``KEIIN_SEAL_NAME``        the organisation seal certificate's name (default: the organisation)
+``KEIIN_SEAL_EMAIL``       its e-mail address (default: the creating manager's)
+``KEIIN_CONTRACT_…``       ``_MAX_BYTES`` upload limit (100 MiB), ``_RETENTION_YEARS`` (10),
+                           ``_SIGN_DAYS`` default signing period (14), ``_REMIND_DAYS`` (3,1)
+``KEIIN_BLOB_DIR``         where contract files live (default ``HOME/blobs``)
+``KEIIN_API_…``            REST API: ``_RATE`` per key 600/min, ``_RATE_GLOBAL`` 6000/min,
+                           ``_WEBHOOK_TIMEOUT`` (10 s), ``_WEBHOOK_RETRIES``, ``_WEBHOOK_PROMPT``
 =========================  =================================================================
 """
 
@@ -72,6 +79,8 @@ INSTALLED_APPS = [
     "keiin.web.partners",
     "keiin.web.service",
     "keiin.web.credentials",
+    "keiin.web.contracts",
+    "keiin.web.api",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +214,18 @@ KEIIN_APPLICATIONS_PER_ADDRESS_HOUR = int(
     os.environ.get("KEIIN_APPLICATIONS_PER_ADDRESS_HOUR", "5")
 )
 
+# The organisation seal (keiin.web.credentials, purpose "seal") and contracts
+# (keiin.web.contracts; docs/contracts.md).
+KEIIN_SEAL_NAME = os.environ.get("KEIIN_SEAL_NAME", "")
+KEIIN_SEAL_EMAIL = os.environ.get("KEIIN_SEAL_EMAIL", "")
+KEIIN_CONTRACT_MAX_BYTES = int(os.environ.get("KEIIN_CONTRACT_MAX_BYTES", str(100 * 1024 * 1024)))
+KEIIN_CONTRACT_RETENTION_YEARS = int(os.environ.get("KEIIN_CONTRACT_RETENTION_YEARS", "10"))
+KEIIN_CONTRACT_SIGN_DAYS = int(os.environ.get("KEIIN_CONTRACT_SIGN_DAYS", "14"))
+KEIIN_CONTRACT_REMIND_DAYS = tuple(
+    int(d) for d in os.environ.get("KEIIN_CONTRACT_REMIND_DAYS", "3,1").split(",") if d.strip()
+)
+KEIIN_BLOB_DIR = Path(os.environ.get("KEIIN_BLOB_DIR") or HOME.root / "blobs")
+
 
 # Service controls (keiin.web.service; docs/operations.md): URL prefixes closed outside the
 # service hours set in the console, and fixed-window rate limits (per user or client address,
@@ -218,6 +239,20 @@ KEIIN_RATE_PREFIXES = _prefixes("KEIIN_RATE_PREFIXES", "/p/,/apply/,/console/")
 KEIIN_RATE_USER = os.environ.get("KEIIN_RATE_USER", "120/min")
 KEIIN_RATE_GLOBAL = os.environ.get("KEIIN_RATE_GLOBAL", "3000/min")
 KEIIN_RATE_STORE = os.environ.get("KEIIN_RATE_STORE", "database")
+
+# The operator's REST API (keiin.web.api; docs/api.md): its own rate limits per API key (and per
+# client address for requests without a valid key) — /api/ is not in KEIIN_RATE_PREFIXES — and
+# webhooks: request timeout, seconds between retries (then failed), delivery right after the
+# change in a background thread (off: only the maintenance loop delivers).
+KEIIN_API_RATE = os.environ.get("KEIIN_API_RATE", "600/min")
+KEIIN_API_RATE_GLOBAL = os.environ.get("KEIIN_API_RATE_GLOBAL", "6000/min")
+KEIIN_API_WEBHOOK_TIMEOUT = float(os.environ.get("KEIIN_API_WEBHOOK_TIMEOUT", "10"))
+KEIIN_API_WEBHOOK_RETRIES = tuple(
+    int(s)
+    for s in os.environ.get("KEIIN_API_WEBHOOK_RETRIES", "60,300,1800,7200,43200").split(",")
+    if s.strip()
+)
+KEIIN_API_WEBHOOK_PROMPT = _flag("KEIIN_API_WEBHOOK_PROMPT", True)
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,10 @@ What the contracts app hands to :func:`keiin.pdf.certify` / :func:`keiin.pdf.app
   :class:`UnknownCertificateError`.
 * :func:`keiin_timestamper` — Keiin's TSA in-process: the endpoint's clock guard, the TSA's
   :class:`~keiin.tsa.template.TokenFactory`, serials from :func:`token_serials`, and every
-  token committed to the issuance log (account None) *before* pyHanko sees it.
+  token committed to the issuance log (account None) *before* pyHanko sees it. Its genTimes
+  are whole seconds (the declared accuracy, 1 s by default, covers the truncation), so the
+  revocation data can be fetched at once after a signature, and pyHanko's size estimates use
+  a placeholder, so no token is issued only to be measured.
 * :func:`signer_for` — a signatory's (or the seal's) key, opened with the PIN for one
   signature, with its certificate and chain.
 
@@ -29,31 +32,33 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 
-from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp as x509_ocsp
 from django.db import close_old_connections, connection
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from keiin.custody.unlocked import OneShotSigner
 from keiin.pdf.errors import PdfSigningError
 from keiin.pdf.revinfo import RevocationData
-from keiin.pdf.timestamper import CallableTimeStamper
+from keiin.pdf.timestamper import CallableTimeStamper, factory_size_model, whole_second
 from keiin.pki import ocsp
 from keiin.tsa.clock import ClockGuard, parse_servers
 from keiin.tsa.issuance import LogEntry
 from keiin.tsa.request import parse_request
 from keiin.tsa.response import Rejection
-from keiin.tsa.template import TokenFactory, token_of
+from keiin.tsa.template import TokenFactory, TsaProfile, token_of
+from keiin.web.accounts.models import User
 from keiin.web.ca import services as ca_services
 from keiin.web.ca.models import CertificateAuthority, IssuedCertificate
 from keiin.web.ca.ocsp_endpoint import authority_for, sign_answer
 from keiin.web.credentials.models import SignerCredential
 from keiin.web.credentials.services import open_for_signing
-from keiin.web.timestamping.config import tsa_settings
+from keiin.web.timestamping.config import TsaSettings, tsa_settings
 from keiin.web.timestamping.endpoint import clock_status_file
 from keiin.web.timestamping.issuance_log import reset_connection, write_entries, writer_lock
-from keiin.web.timestamping.profile import load_factory
+from keiin.web.timestamping.profile import factory_for
 from keiin.web.timestamping.serials import token_serials
 
 __all__ = [
@@ -93,20 +98,10 @@ def _der(cert) -> bytes:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- revocation
 
 
-def _ocsp_request(cert: asn1_x509.Certificate, issuer: asn1_x509.Certificate) -> bytes:
+def _ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
     """A nonce-less DER OCSPRequest for ``cert`` (SHA-1 CertID, as RFC 5019 clients send)."""
-    cert_id = asn1_ocsp.CertId(
-        {
-            "hash_algorithm": {"algorithm": "sha1"},
-            "issuer_name_hash": hashlib.sha1(issuer.subject.dump()).digest(),  # noqa: S324
-            "issuer_key_hash": issuer.public_key.sha1,
-            "serial_number": cert.serial_number,
-        }
-    )
-    request = asn1_ocsp.OCSPRequest(
-        {"tbs_request": {"version": "v1", "request_list": [{"req_cert": cert_id}]}}
-    )
-    return request.dump()
+    builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
+    return builder.build().public_bytes(serialization.Encoding.DER)
 
 
 class CaRevocationSource:
@@ -126,39 +121,47 @@ class CaRevocationSource:
             return self._fetch(certificates)
 
     def _fetch(self, certificates: Sequence[asn1_x509.Certificate]) -> RevocationData:
-        cas = list(CertificateAuthority.objects.all())
-        authorities = ca_services.ocsp_authorities()
-        ocsps: list[bytes] = []
-        crls: dict[int, bytes] = {}
-        extra: dict[bytes, None] = {}
-        for cert in certificates:
-            row = IssuedCertificate.objects.filter(
-                fingerprint_sha256=hashlib.sha256(cert.dump()).hexdigest()
-            ).first()
-            ca = next((c for c in cas if row is not None and c.pk == row.issuer_id), None)
-            if row is None or ca is None:
+        """The answer for ``certificates``, CA by CA: one look-up of the certificates, and per
+        CA one responder, one status query and one CRL."""
+        cas = {ca.pk: ca for ca in CertificateAuthority.objects.all()}
+        wanted = {hashlib.sha256(cert.dump()).hexdigest(): cert for cert in certificates}
+        rows = IssuedCertificate.objects.filter(fingerprint_sha256__in=list(wanted))
+        issuer_of = {row.fingerprint_sha256: row.issuer_id for row in rows}
+        by_ca: dict[int, list[x509.Certificate]] = {}
+        for fingerprint, cert in wanted.items():
+            ca_id = issuer_of.get(fingerprint)
+            if ca_id not in cas:
                 raise UnknownCertificateError(
                     f"Keiin's CA did not issue {cert.subject.human_friendly} "
                     f"(serial {cert.serial_number:x}); no revocation data for it"
                 )
-            issuer = asn1_x509.Certificate.load(bytes(ca.certificate_der))
-            query = ocsp.parse_request(_ocsp_request(cert, issuer))
-            authority = authority_for(authorities, query)
-            signed = ca_services.ocsp_signer(ca.pk)
-            if authority is None or authority.ca_id != ca.pk or signed is None:
+            by_ca.setdefault(ca_id, []).append(x509.load_der_x509_certificate(cert.dump()))
+        authorities = ca_services.ocsp_authorities() if by_ca else []
+        ocsps: list[bytes] = []
+        crls: list[bytes] = []
+        extra: dict[bytes, None] = {}
+        for ca_id, certs in by_ca.items():
+            ca: CertificateAuthority | None = cas[ca_id]
+            assert ca is not None
+            issuer = x509.load_der_x509_certificate(bytes(ca.certificate_der))
+            queries = [ocsp.parse_request(_ocsp_request(cert, issuer)) for cert in certs]
+            signed = ca_services.ocsp_signer(ca_id)
+            owners = [authority_for(authorities, query) for query in queries]
+            if signed is None or any(o is None or o.ca_id != ca_id for o in owners):
                 raise PdfSigningError(f"CA {ca.slug} has no valid OCSP responder certificate")
             signer = signed[0]
-            statuses = ca_services.certificate_statuses(ca.pk, [c.serial for c in query.cert_ids])
-            body, _produced, _validity = sign_answer(signer, query, statuses)
-            ocsps.append(body)
-            if ca.pk not in crls:
-                crls[ca.pk] = bytes(ca_services.current_crl(ca).der)
+            serials = [cert_id.serial for q in queries for cert_id in q.cert_ids]
+            statuses = ca_services.certificate_statuses(ca_id, serials)
+            for query in queries:
+                body, _produced, _validity = sign_answer(signer, query, statuses)
+                ocsps.append(body)
+            crls.append(bytes(ca_services.current_crl(ca).der))
             extra[_der(signer.certificate)] = None
             while ca is not None:  # the CA certificates up to the root
                 extra[bytes(ca.certificate_der)] = None
-                ca = next((c for c in cas if c.pk == ca.parent_id), None)
+                ca = cas.get(ca.parent_id) if ca.parent_id else None
         return RevocationData(
-            ocsp_responses=tuple(ocsps), crls=tuple(crls.values()), certificates=tuple(extra)
+            ocsp_responses=tuple(ocsps), crls=tuple(crls), certificates=tuple(extra)
         )
 
 
@@ -177,8 +180,30 @@ def _clock_guard() -> ClockGuard:
     )
 
 
+#: One second in microseconds: the declared accuracy must reach it for whole-second genTimes.
+_SECOND_US = 1_000_000
+
+
+def accuracy_covers_whole_seconds(profile: TsaProfile) -> bool:
+    """Whether ``profile``'s declared accuracy is at least one second, so that a genTime
+    truncated to the second still lies within accuracy of the moment of issue (RFC 3161
+    §2.4.2: the time is genTime ± accuracy)."""
+    declared = (
+        profile.accuracy_seconds * _SECOND_US
+        + profile.accuracy_millis * 1000
+        + profile.accuracy_micros
+    )
+    return declared >= _SECOND_US
+
+
 class _InProcessTsa:
-    """The transport of :func:`keiin_timestamper` (runs in a worker thread)."""
+    """The transport of :func:`keiin_timestamper` (runs in a worker thread).
+
+    genTime is the issue time truncated to the second when the TSA's declared accuracy is at
+    least a second (the default, ``KEIIN_TSA_ACCURACY_MS=1000``), else to the millisecond as
+    at ``POST /tsa`` (and signing then waits for the next second before fetching revocation
+    data; see :func:`keiin.pdf.timestamper.whole_second`).
+    """
 
     def __init__(self) -> None:
         self._guard = _clock_guard()
@@ -201,7 +226,10 @@ class _InProcessTsa:
             return rejection.response()
         sequence, serial = token_serials().next()
         now = dt.datetime.now(dt.UTC)
-        gen_time = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+        if accuracy_covers_whole_seconds(factory.profile):
+            gen_time = whole_second(now)
+        else:
+            gen_time = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         response = factory.grant(request, serial=serial, gen_time=gen_time, policy=policy)
         entry = LogEntry(
             sequence,
@@ -223,23 +251,49 @@ class _InProcessTsa:
             ) from exc
         return response
 
+    def size_model(self, md_algorithm: str) -> bytes:
+        """A placeholder token for pyHanko's size estimates (nothing issued, nothing logged);
+        see :func:`keiin.pdf.timestamper.placeholder_token`."""
+        with _worker_connection():
+            factory = self._token_factory()
+        return factory_size_model(factory)(md_algorithm)
+
     def _token_factory(self) -> TokenFactory:
+        """The factory of the TSA certificate current at the first token: one per signing."""
         with self._lock:
             if self._factory is None:
-                factory = load_factory()
-                if factory is None:
-                    raise PdfSigningError("Keiin's TSA has no time-stamping unit certificate")
-                self._factory = factory
+                self._factory = _current_factory()
             return self._factory
+
+
+#: Token factories built in this process, by TSA certificate and TSA settings: building one
+#: parses and pre-encodes the certificate and key, a few milliseconds per signature otherwise.
+_factories: dict[tuple[str, TsaSettings], TokenFactory] = {}
+_factories_lock = threading.Lock()
+
+
+def _current_factory() -> TokenFactory:
+    """The token factory of the current TSA certificate (call with a database connection)."""
+    row = ca_services.current_tsa_certificate()
+    if row is None:
+        raise PdfSigningError("Keiin's TSA has no time-stamping unit certificate")
+    key = (row.fingerprint_sha256, tsa_settings())
+    with _factories_lock:
+        factory = _factories.get(key)
+        if factory is None:
+            factory = _factories[key] = factory_for(row)
+        return factory
 
 
 def keiin_timestamper() -> CallableTimeStamper:
     """A pyHanko time-stamper backed by Keiin's TSA in-process (see the module docstring).
 
     Raises :class:`~keiin.pdf.PdfSigningError` (through pyHanko) when the clock is not
-    trusted or the issuance log cannot be written; no token leaves unlogged.
+    trusted or the issuance log cannot be written; no token leaves unlogged. Only the tokens
+    that end up in the document are issued: size estimates use a placeholder.
     """
-    return CallableTimeStamper(_InProcessTsa(), in_thread=True)
+    tsa = _InProcessTsa()
+    return CallableTimeStamper(tsa, in_thread=True, size_model=tsa.size_model)
 
 
 # --------------------------------------------------------------------------- signers
@@ -256,9 +310,12 @@ def _chain_of(row: IssuedCertificate) -> list[asn1_x509.Certificate]:
 
 
 @contextlib.contextmanager
-def signer_for(credential: SignerCredential, pin: str, *, actor: str) -> Iterator[OneShotSigner]:
+def signer_for(
+    credential: SignerCredential, pin: str, *, actor: str, user: User | None = None
+) -> Iterator[OneShotSigner]:
     """The one-shot pyHanko signer of ``credential``, unlocked with ``pin`` for the ``with``
-    block (the key is zeroed on exit).
+    block (the key is zeroed on exit). ``user`` is the person signing (required for the
+    organisation seal: an active contract manager).
 
     Raises what :func:`~keiin.web.credentials.services.open_for_signing` raises
     (``PinRejectedError``, ``CredentialError``, ``ServerFaultError``) before anything is
@@ -267,5 +324,5 @@ def signer_for(credential: SignerCredential, pin: str, *, actor: str) -> Iterato
     row = IssuedCertificate.objects.get(pk=credential.certificate_id)
     certificate = asn1_x509.Certificate.load(bytes(row.certificate_der))
     registry = SimpleCertificateStore.from_certs(_chain_of(row))
-    with open_for_signing(credential, pin, actor=actor) as unlocked:
+    with open_for_signing(credential, pin, actor=actor, user=user) as unlocked:
         yield unlocked.signer(certificate, registry)

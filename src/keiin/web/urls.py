@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from keiin.web import outbox
+from keiin.web.api import api as api_v1
 from keiin.web.ca import views as ca_views
 from keiin.web.repository import tsa_views
 
@@ -16,10 +17,13 @@ urlpatterns = [
     path("tsa/revocations.tsr", tsa_views.revocations_tsr, name="tsa-revocations-tsr"),
     path("healthz", ca_views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("api/v1/", api_v1.urls),  # the operator's REST API (keiin.web.api; docs/api.md)
 ]
 _localized = [
     path("", include("keiin.web.repository.urls")),
     path("", include("keiin.web.credentials.urls")),
+    path("", include("keiin.web.contracts.urls")),
+    path("", include("keiin.web.api.urls")),
     path("console/", include("keiin.web.console.urls")),
     path("", include("keiin.web.partners.urls")),
 ]

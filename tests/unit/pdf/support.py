@@ -7,9 +7,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
+import random
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from io import BytesIO
+from pathlib import Path
 
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
@@ -21,13 +23,20 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from keiin.custody.unlocked import OneShotSigner, UnlockedKey
 from keiin.pdf.revinfo import RevocationData
-from keiin.pdf.timestamper import CallableTimeStamper, token_factory_transport
+from keiin.pdf.timestamper import (
+    CallableTimeStamper,
+    factory_size_model,
+    token_factory_transport,
+)
 from keiin.pki.keys import PrivateKey
 from keiin.pki.ocsp import CertId, ResponderSigner
 from keiin.pki.profiles import Issuer
 from keiin.pki.revocation import build_crl
 from keiin.tsa.template import TokenFactory, TsaProfile
 from tests.unit.pki_factory import Pki
+
+# The shared acceptance check lives beside the repository (../shared), as for the TSA tests.
+PADES_CHECK = Path(__file__).resolve().parents[4] / "shared" / "checks" / "pades-check.py"
 
 
 def der(cert: x509.Certificate) -> bytes:
@@ -44,8 +53,9 @@ class TestCa:
 
     __test__ = False
 
-    def __init__(self, pki: Pki) -> None:
+    def __init__(self, pki: Pki, *, now: Callable[[], dt.datetime] | None = None) -> None:
         self.pki = pki
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.responder = ResponderSigner(certificate=pki.ocsp, key=pki.ocsp_key)
         self.crl_numbers = itertools.count(1)
         self.calls: list[list[str]] = []
@@ -77,7 +87,7 @@ class TestCa:
     def fetch(
         self, certificates: Sequence[asn1_x509.Certificate], *, not_before: dt.datetime
     ) -> RevocationData:
-        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        at = self.now().replace(microsecond=0)
         assert at >= not_before, "collect() must be called once the clock passed not_before"
         self.calls.append([c.subject.human_friendly for c in certificates])
         root, issuing = asn1(self.pki.root.certificate), asn1(self.pki.issuing.certificate)
@@ -100,11 +110,31 @@ class TestCa:
         )
 
 
-def timestamper(pki: Pki) -> CallableTimeStamper:
-    """Keiin's TSA, in-process."""
+def timestamper(
+    pki: Pki,
+    *,
+    whole_seconds: bool = True,
+    size_model: bool = True,
+    now: Callable[[], dt.datetime] | None = None,
+    calls: list[bytes] | None = None,
+) -> CallableTimeStamper:
+    """Keiin's TSA, in-process, as :func:`keiin.web.signing.keiin_timestamper` sets it up:
+    whole-second genTimes and a size model (no token spent on size estimates). ``calls``
+    collects every request that reached the TSA."""
     factory = TokenFactory(TsaProfile(certificate=pki.tsa, key=pki.tsa_key))
     serials = itertools.count(secrets.randbits(100) + (1 << 64))
-    return CallableTimeStamper(token_factory_transport(factory, next_serial=lambda: next(serials)))
+    transport = token_factory_transport(
+        factory, next_serial=lambda: next(serials), now=now, whole_seconds=whole_seconds
+    )
+
+    def counted(request_der: bytes) -> bytes:
+        if calls is not None:
+            calls.append(request_der)
+        return transport(request_der)
+
+    return CallableTimeStamper(
+        counted, size_model=factory_size_model(factory) if size_model else None
+    )
 
 
 @contextlib.contextmanager
@@ -158,4 +188,109 @@ def minimal_pdf(pages: int = 1, *, encrypt: bool = False) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["TestCa", "minimal_pdf", "one_shot_signer", "timestamper"]
+def write_big_pdf(path: Path, size: int, *, seed: int = 5) -> int:
+    """Write a one-page PDF of about ``size`` bytes to ``path`` without holding it in memory:
+    a page showing one grey image of random (incompressible) samples, written in 1 MiB
+    chunks. Returns the file size."""
+    chunk = 1 << 20
+    width = 4096
+    height = max(1, size // width)
+    rng = random.Random(seed)
+    offsets: list[int] = []
+    with path.open("wb") as out:
+        out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+        def start(number: int) -> None:
+            offsets.append(out.tell())
+            out.write(b"%d 0 obj\n" % number)
+
+        start(1)
+        out.write(b"<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+        start(2)
+        out.write(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n")
+        start(3)
+        out.write(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>\nendobj\n"
+        )
+        content = b"q 495 0 0 700 50 100 cm /Im1 Do Q"
+        start(4)
+        out.write(b"<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (len(content), content))
+        start(5)
+        length = width * height
+        out.write(
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Length %d >>\nstream\n" % (width, height, length)
+        )
+        left = length
+        while left:
+            step = min(chunk, left)
+            out.write(rng.randbytes(step))
+            left -= step
+        out.write(b"\nendstream\nendobj\n")
+        xref = out.tell()
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+        for offset in offsets:
+            out.write(b"%010d 00000 n \n" % offset)
+        out.write(
+            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(offsets) + 1, xref)
+        )
+        return out.tell()
+
+
+def peak_memory_of_signing(src: Path, out_dir: Path) -> dict[str, int]:
+    """Certify ``src`` then approve it (file API, test PKI) and report this process's resident
+    memory in KiB: ``baseline`` just before, ``peak`` the high-water mark during the signing.
+
+    Meant for a fresh subprocess: the high-water mark is reset first through
+    ``/proc/self/clear_refs`` (Linux); where that is refused, ``peak`` is the process's
+    lifetime maximum (an over-estimate).
+    """
+    from keiin.pdf.signing import SignatureField, approve_file, certify_file
+    from keiin.pki.keys import KeyAlgorithm
+    from tests.unit.pki_factory import build_pki
+
+    pki = build_pki(KeyAlgorithm.EC_P256)
+    ca = TestCa(pki)
+    tsa = timestamper(pki)
+    certified, approved = out_dir / "certified.pdf", out_dir / "approved.pdf"
+
+    def status(field: str) -> int:
+        with Path("/proc/self/status").open() as lines:
+            return next(int(line.split()[1]) for line in lines if line.startswith(field))
+
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    baseline = status("VmRSS:")
+    with one_shot_signer(pki.signer, pki.signer_key, pki) as signer:
+        certify_file(
+            src,
+            certified,
+            signer,
+            timestamper=tsa,
+            field_name="Seal",
+            signature_fields=[SignatureField("Signatory")],
+        )
+    with one_shot_signer(pki.signer, pki.signer_key, pki) as signer:
+        approve_file(
+            certified,
+            approved,
+            signer,
+            timestamper=tsa,
+            revinfo=ca,
+            field_name="Signatory",
+            stamp=None,
+        )
+    return {"baseline": baseline, "peak": status("VmHWM:")}
+
+
+__all__ = [
+    "PADES_CHECK",
+    "TestCa",
+    "minimal_pdf",
+    "one_shot_signer",
+    "peak_memory_of_signing",
+    "timestamper",
+    "write_big_pdf",
+]

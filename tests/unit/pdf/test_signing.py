@@ -5,18 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import read_certification_data
 
-from tests.unit.pdf.support import asn1
+from tests.unit.pdf.support import PADES_CHECK, asn1
 from tests.unit.pdf.validation import validate
-
-# The shared acceptance check lives beside the repository (../shared), as for the TSA tests.
-PADES_CHECK = Path(__file__).resolve().parents[4] / "shared" / "checks" / "pades-check.py"
 
 
 def test_every_step_is_an_incremental_update(contract):

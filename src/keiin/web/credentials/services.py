@@ -62,7 +62,13 @@ def tenant_of(user: User) -> str:
     return f"partner-{user.partner_id}" if user.partner_id else "operator"
 
 
-def live_credential(user: User, purpose: str = "signer") -> SignerCredential | None:
+#: The two purposes of a credential: a signatory's own key, and the operator's organisation
+#: seal (one live at a time, usable by every contract manager who knows its PIN).
+SIGNER = "signer"
+SEAL = "seal"
+
+
+def live_credential(user: User, purpose: str = SIGNER) -> SignerCredential | None:
     """The user's credential that is not revoked (active or locked), if any."""
     return (
         SignerCredential.objects.filter(user=user, purpose=purpose)
@@ -89,6 +95,29 @@ def _may_sign(user: User) -> bool:
     return user.partner_id is None or user.partner.can_log_in
 
 
+def may_use_seal(user: User) -> bool:
+    """Only active contract managers may use (or create) the organisation seal."""
+    return user.is_active and user.partner_id is None and user.role == Role.CONTRACT_MANAGER
+
+
+def live_seal() -> SignerCredential | None:
+    """The organisation seal credential that is not revoked, if any."""
+    return (
+        SignerCredential.objects.filter(purpose=SEAL)
+        .exclude(status=SignerCredential.Status.REVOKED)
+        .select_related("certificate", "user")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _may_use(row: SignerCredential, user: User | None) -> bool:
+    """Whether ``user`` (default: the owner) may open ``row`` now."""
+    if row.purpose == SEAL:
+        return user is not None and may_use_seal(user)
+    return (user is None or user.pk == row.user_id) and _may_sign(row.user)
+
+
 def _after_commit(action: Callable[[], None]) -> None:
     """Run ``action`` once the transaction commits (mail never announces a rolled-back change)."""
     transaction.on_commit(action)
@@ -112,6 +141,36 @@ def request_certificate(user: User, pin: str, receipt: Receipt) -> SignerCredent
         raise CredentialError("only an active signatory can obtain a signature certificate")
     if live_credential(user) is not None:
         raise CredentialError("you already have a signature certificate")
+    return _issue(user, pin, receipt, purpose=SIGNER, subject=_subject(user))
+
+
+def seal_subject(creator: User | None = None) -> SubjectInfo:
+    """The organisation seal certificate's subject: ``KEIIN_SEAL_NAME`` (default: the
+    organisation), the organisation, and ``KEIIN_SEAL_EMAIL`` (default: the creator's)."""
+    organization = settings.KEIIN_ORGANIZATION
+    return SubjectInfo(
+        common_name=(settings.KEIIN_SEAL_NAME or organization)[:64],
+        organization=organization[:64],
+        email=settings.KEIIN_SEAL_EMAIL or (creator.email if creator else None),
+    )
+
+
+def request_seal(user: User, pin: str, receipt: Receipt) -> SignerCredential:
+    """Create the organisation seal: a key under its own ``pin``, certified for the operator.
+
+    Only a contract manager may, and only when no live seal exists (revoke the old one first).
+    The PIN is then shared by the contract managers, who alone may use the seal.
+    """
+    if not may_use_seal(user):
+        raise CredentialError("only a contract manager can create the organisation seal")
+    if live_seal() is not None:
+        raise CredentialError("the organisation seal already exists; revoke it first")
+    return _issue(user, pin, receipt, purpose=SEAL, subject=seal_subject(user))
+
+
+def _issue(
+    user: User, pin: str, receipt: Receipt, *, purpose: str, subject: SubjectInfo
+) -> SignerCredential:
     credential_id = SignerCredential._meta.get_field("credential_id").default()
     tenant = tenant_of(user)
     # The slow part (Argon2id, key generation) runs outside any transaction.
@@ -125,11 +184,14 @@ def request_certificate(user: User, pin: str, receipt: Receipt) -> SignerCredent
     actor = f"user:{user.login_id}"
     now = timezone.now()
     with transaction.atomic():
-        issued = ca_services.issue_signer(_subject(user), public_key, actor=actor)
+        if purpose == SEAL and live_seal() is not None:  # a concurrent creation won
+            raise CredentialError("the organisation seal already exists; revoke it first")
+        issued = ca_services.issue_signer(subject, public_key, actor=actor)
         credential = SignerCredential.objects.create(
             credential_id=credential_id,
             user=user,
             tenant=tenant,
+            purpose=purpose,
             certificate=issued,
             record=stored.to_dict(),
             receipt_at=now,
@@ -142,6 +204,7 @@ def request_certificate(user: User, pin: str, receipt: Receipt) -> SignerCredent
             actor=actor,
             target=credential_id,
             data={
+                "purpose": purpose,
                 "certificate_serial": issued.serial_hex,
                 "receipt_at": now.isoformat(),
                 "receipt_ip": receipt.ip or "",
@@ -153,7 +216,7 @@ def request_certificate(user: User, pin: str, receipt: Receipt) -> SignerCredent
     return credential
 
 
-def _count_attempt(credential: SignerCredential) -> SignerCredential:
+def _count_attempt(credential: SignerCredential, user: User | None = None) -> SignerCredential:
     """Lock the row, refuse unusable credentials, check the pepper, count one attempt.
 
     The increment is committed before this returns (before any decryption)."""
@@ -165,7 +228,7 @@ def _count_attempt(credential: SignerCredential) -> SignerCredential:
             raise CredentialError(
                 "this certificate is locked after too many wrong PINs; ask for a new one"
             )
-        if not _may_sign(row.user):
+        if not _may_use(row, user):
             raise CredentialError("you may not sign at the moment")
         try:
             custody.check_pepper(
@@ -214,9 +277,14 @@ def _succeeded(row: SignerCredential, actor: str, action: str) -> None:
         record(action, actor=actor, target=row.credential_id)
 
 
-def open_for_signing(credential: SignerCredential, pin: str, *, actor: str) -> custody.UnlockedKey:
-    """The key for ONE signature (use it as a context manager), or an error; see module doc."""
-    row = _count_attempt(credential)
+def open_for_signing(
+    credential: SignerCredential, pin: str, *, actor: str, user: User | None = None
+) -> custody.UnlockedKey:
+    """The key for ONE signature (use it as a context manager), or an error; see module doc.
+
+    ``user`` is the person opening it: for a signatory credential the owner (the default),
+    for the organisation seal any active contract manager (required)."""
+    row = _count_attempt(credential, user)
     try:
         unlocked = custody.unlock(
             custody.CredentialRecord.from_dict(row.record),
@@ -239,10 +307,17 @@ def open_for_signing(credential: SignerCredential, pin: str, *, actor: str) -> c
     return unlocked
 
 
-def change_pin(credential: SignerCredential, old_pin: str, new_pin: str, *, actor: str) -> None:
+def change_pin(
+    credential: SignerCredential,
+    old_pin: str,
+    new_pin: str,
+    *,
+    actor: str,
+    user: User | None = None,
+) -> None:
     """Re-wrap the key under ``new_pin`` (the old PIN is counted like any attempt)."""
     custody.check_pin_strength(new_pin)  # refuse a weak new PIN before counting anything
-    row = _count_attempt(credential)
+    row = _count_attempt(credential, user)
     try:
         changed = custody.change_pin(
             custody.CredentialRecord.from_dict(row.record),

@@ -24,10 +24,11 @@ def absolute_url(viewname: str, language: str, **kwargs: Any) -> str:
 
 
 def render(name: str, context: Mapping[str, Any], language: str) -> tuple[str, str]:
-    """(subject, body) of mail template ``name`` in ``language``."""
+    """(subject, body) of mail template ``name`` in ``language`` (``partners/mail/<name>.txt``,
+    or ``<name>.txt`` when ``name`` has a folder, e.g. ``contracts/mail/signed``)."""
     with translation.override(language):
         text = render_to_string(
-            f"partners/mail/{name}.txt",
+            f"{name}.txt" if "/" in name else f"partners/mail/{name}.txt",
             {"operator": settings.KEIIN_ORGANIZATION, **context},
         )
     subject, _sep, body = text.lstrip().partition("\n")

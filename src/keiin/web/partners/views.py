@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views import View
@@ -65,6 +66,22 @@ def _belongs(user: Any, partner: Partner) -> bool:
         user.is_active
         and user.partner_id == partner.pk
         and user.role in (Role.PARTNER_USER, Role.SIGNATORY)
+    )
+
+
+#: Session key: the partner page a logged-out person asked for (shown after login).
+NEXT = "partner_login_next"
+
+
+def _is_partner_page(request: HttpRequest, partner: Partner, url: str) -> bool:
+    """A local path inside this partner's area (e.g. a contract link from a mail)."""
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return False
+    area = f"/p/{partner.login_slug}/"
+    return url.startswith(area) or any(
+        url.startswith(f"/{code}{area}") for code, _name in settings.LANGUAGES
     )
 
 
@@ -145,6 +162,9 @@ class LoginView(View):
         partner = _partner(slug)
         if _is_member(request.user, partner) and partner.can_log_in:
             return redirect("partners:home", slug=partner.login_slug)
+        wanted = request.GET.get("next", "")
+        if _is_partner_page(request, partner, wanted):
+            request.session[NEXT] = wanted  # where to go after the one-time password
         return self._render(request, partner, forms.LoginForm())
 
     def post(self, request: HttpRequest, slug: str) -> HttpResponse:
@@ -207,8 +227,11 @@ class OtpView(View):
         )
         if outcome.ok:
             request.session.pop(PENDING, None)
+            wanted = request.session.pop(NEXT, "")
             # login() rotates the session key (and flushes another user's session).
             auth_login(request, outcome.user, backend="django.contrib.auth.backends.ModelBackend")
+            if _is_partner_page(request, partner, wanted):
+                return redirect(wanted)
             return redirect("partners:home", slug=partner.login_slug)
         if outcome.result is login.Result.LOCKED:
             request.session.pop(PENDING, None)
@@ -242,7 +265,10 @@ class MemberMixin:
         self.partner = _partner(kwargs["slug"])
         user = request.user
         if not user.is_authenticated:
-            return redirect("partners:login", slug=self.partner.login_slug)
+            login_url = reverse("partners:login", kwargs={"slug": self.partner.login_slug})
+            if request.method == "GET":
+                login_url += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(login_url)
         if not _is_member(user, self.partner):
             raise Http404
         if not self.partner.can_log_in:
