@@ -471,3 +471,32 @@ def test_usage_errors_exit_2():
     assert result.returncode == 2
     assert "usage:" in result.stderr
     assert keiin(None, "--version").stdout.startswith("keiin ")
+
+
+# --------------------------------------------------------------------------- staff, contracts
+
+
+def test_staff_add_list_deactivate(own_home):
+    result = ok(own_home, "staff", "add", "--login", "keiyaku", "--email", "k@example.jp")
+    assert "Created contract_manager 'keiyaku'" in result.stdout
+    assert "One-time password" in result.stdout
+    with db(own_home) as conn:
+        role, must_change = conn.execute(
+            "SELECT role, must_change_password FROM accounts_user WHERE login_id = 'keiyaku'"
+        ).fetchone()
+    assert (role, must_change) == ("contract_manager", 1)
+    again = keiin(own_home, "staff", "add", "--login", "keiyaku", "--email", "k@example.jp")
+    assert again.returncode != 0 and "taken" in again.stderr and "Traceback" not in again.stderr
+    bad = keiin(own_home, "staff", "add", "--login", "x", "--email", "not-an-address")
+    assert bad.returncode != 0 and "e-mail" in bad.stderr
+    assert "keiyaku" in ok(own_home, "staff", "list").stdout
+    ok(own_home, "staff", "deactivate", "keiyaku")
+    assert "inactive" in ok(own_home, "staff", "list").stdout
+
+
+def test_contracts_commands_on_an_empty_home(own_home):
+    assert (
+        "checked 0 contract files: 0 problem(s)" in ok(own_home, "contracts", "verify-store").stdout
+    )
+    assert "reminded: 0, expired: 0" in ok(own_home, "contracts", "tick").stdout
+    assert "would purge 0 contract(s)" in ok(own_home, "contracts", "purge", "--dry-run").stdout
