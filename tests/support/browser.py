@@ -246,12 +246,23 @@ def accept_invitation(
 
 
 def partner_login(
-    page: Page, smtp: SmtpServer, base: str, slug: str, login_id: str, email: str, password: str
+    page: Page,
+    smtp: SmtpServer,
+    base: str,
+    slug: str,
+    login_id: str,
+    email: str,
+    password: str,
+    *,
+    lands_on: str | None = None,
 ) -> None:
-    """Log in to the partner area: ID and password, then the one-time password from SMTP."""
+    """Log in to the partner area: ID and password, then the one-time password from SMTP.
+
+    Starting on the login page the browser was sent to (``…/login/?next=…``), the login ends
+    on ``lands_on`` (the page asked for); otherwise on the partner's home page."""
     from playwright.sync_api import expect
 
-    if not page.url.endswith(f"/p/{slug}/login/"):
+    if f"/p/{slug}/login/" not in page.url:
         page.goto(f"{base}/p/{slug}/login/")
     expect(page.locator("h1")).to_have_text("ログイン")
     before = len(smtp.to(email))
@@ -264,7 +275,7 @@ def partner_login(
     assert code, otp_mail.body
     page.locator("[name='code']").fill(code.group(1))
     page.locator("main").get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{base}/p/{slug}/")
+    page.wait_for_url(lands_on or f"{base}/p/{slug}/")
 
 
 def request_certificate(page: Page, slug: str, pin: str) -> str:

@@ -92,7 +92,7 @@ def test_login_ok_rotates_the_session_and_opens_the_console(client, staff):
     before = client.session.session_key
     response = _login(client, "manager", PASSWORD)
     assert response.status_code == 302
-    assert response["Location"] == "/console/tsa/"
+    assert response["Location"] == "/console/contracts/"  # a contract manager's start page
     assert client.session.session_key != before
     assert client.get("/console/tsa/").status_code == 200
 

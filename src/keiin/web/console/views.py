@@ -18,6 +18,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
+from keiin.web.accounts.models import Role
 from keiin.web.console import forms
 from keiin.web.timestamping import services, terms
 from keiin.web.timestamping.models import TokenRevocation, TsaAccount
@@ -50,7 +51,7 @@ class LoginView(auth_views.LoginView):
     authentication_form = forms.StaffLoginForm
 
     def get_default_redirect_url(self) -> str:
-        return reverse("console:tsa")
+        return _start_page(self.request.user)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -77,7 +78,14 @@ class PasswordChangeView(StaffMixin, auth_views.PasswordChangeView):
 
 class HomeView(StaffMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return redirect("console:tsa")
+        return redirect(_start_page(request.user))
+
+
+def _start_page(user) -> str:  # type: ignore[no-untyped-def]
+    """Where a staff member lands: contract managers on the contracts, others on the TSA."""
+    if getattr(user, "role", None) == Role.CONTRACT_MANAGER:
+        return reverse("contracts:console-list")
+    return reverse("console:tsa")
 
 
 class TsaIndexView(StaffMixin, TemplateView):
