@@ -95,8 +95,10 @@ def _run(rounds: int, workers: int, tmp: Path, services: Services) -> list[Resul
     say(CLOCK_NOTE)
     say("creating a Keiin home, a TSA account and a signer certificate")
     user, password = "bench-pades", secrets.token_urlsafe(18)
-    _cli(env, "init", "--admin-password", secrets.token_urlsafe(16))
-    _cli(env, "tsa", "account", "create", "--user", user, "--password", password)
+    # "--option=value": a random password may start with "-", which argparse would take for
+    # an option if it stood on its own.
+    _cli(env, "init", f"--admin-password={secrets.token_urlsafe(16)}")
+    _cli(env, "tsa", "account", "create", "--user", user, f"--password={password}")
     cert, key, chain, root = (tmp / n for n in ("cert.pem", "key.pem", "chain.pem", "root.pem"))
     _cli(
         env,

@@ -15,10 +15,16 @@ Every step is an incremental update of the previous bytes, never a rewrite:
 **Files, not bytes.** The ``*_file`` functions read the input from a path or a seekable binary
 stream and write the signed PDF to a path or a stream. The input is copied once into the
 output (or a work file), and every step then *appends* its update to that one file in place
-(pyHanko's ``in_place=True``), digesting it in :data:`IO_CHUNK_SIZE` chunks: memory stays flat
-whatever the size of the PDF, and no intermediate version is ever held or copied again.
+(pyHanko's ``in_place=True``), in chunks of at most 1 MiB: memory stays flat whatever
+the size of the PDF, and no intermediate version is ever held or copied again.
 :func:`certify` and :func:`approve` (and their ``async_`` forms) are the same operations on
 ``bytes``, as thin wrappers.
+
+**The input is hashed once.** Every ``/ByteRange`` of these steps starts at offset 0 and covers
+the whole input (the updates are appended after it). The copy hashes the input on the way
+(:class:`_DocumentPrefix`), and each signature's and document timestamp's digest resumes
+from a copy of that SHA-256 state, reading only the bytes appended since
+(:class:`_PrefixDigestEmbedding`, in place of pyHanko's own full pass over the file).
 
 The sync functions run the async ones with :func:`asyncio.run`; from async code call the
 ``async_`` forms. All of them do blocking file I/O; from an event loop that must stay
@@ -30,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import io
+import hashlib
 import os
 import shutil
 import tempfile
@@ -38,7 +44,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
@@ -50,12 +56,20 @@ from pyhanko.sign.attributes import (
     SigningCertificateV2Provider,
 )
 from pyhanko.sign.fields import (
+    InvisSigSettings,
     MDPPerm,
     SigFieldSpec,
     SigSeedSubFilter,
     append_signature_field,
 )
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
+from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
+from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+from pyhanko.sign.signers.pdf_byterange import (
+    DocumentTimestamp,
+    PdfByteRangeDigest,
+    PreparedByteRangeDigest,
+)
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore
@@ -67,8 +81,14 @@ from keiin.pdf.stamp import DEFAULT_BOX, VisibleStamp
 
 #: Digest for signatures and timestamps.
 MD_ALGORITHM = "sha256"
-#: Bytes per read when copying the input and digesting the byte ranges (pyHanko: 4 KiB).
+#: Bytes per read when digesting the byte ranges and copying to a write-only target
+#: (pyHanko: 4 KiB).
 IO_CHUNK_SIZE = 1 << 20
+#: Bytes per read when copying and hashing the input: as fast as 1 MiB here (SHA-256 sets the
+#: pace) and a smaller peak for small files.
+COPY_CHUNK_SIZE = 1 << 18
+#: The ``readable_field_name`` pyHanko's :class:`PdfTimeStamper` gives document timestamp fields.
+_TIMESTAMP_FIELD_LABEL = "Timestamp"
 
 #: Where a PDF is read from: a path, or a seekable binary stream holding it from offset 0.
 PdfSource = str | os.PathLike[str] | BinaryIO
@@ -115,33 +135,114 @@ def _random_access(stream: BinaryIO) -> bool:
         return False
 
 
-def _copy(source: BinaryIO, target: BinaryIO) -> None:
-    """Copy all of ``source`` (from offset 0) to ``target`` at its position, in the kernel when
-    both are files (``copy_file_range``), else in :data:`IO_CHUNK_SIZE` chunks."""
+class _HashState(Protocol):
+    """A running :mod:`hashlib` digest (what ``hashlib.new(name)`` returns)."""
+
+    @property
+    def name(self) -> str:
+        """The algorithm's name, e.g. ``"sha256"``."""
+        ...
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Feed ``data``."""
+        ...
+
+    def copy(self) -> _HashState:
+        """An independent copy of the state."""
+        ...
+
+    def digest(self) -> bytes:
+        """The digest of everything fed so far."""
+        ...
+
+
+def _read_into(stream: BinaryIO, view: memoryview) -> int:
+    """Read up to ``len(view)`` bytes of ``stream`` into ``view``; 0 at the end."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return readinto(view) or 0
+    data = stream.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def _write_all(stream: BinaryIO, data: memoryview) -> None:
+    """Write all of ``data`` (a raw stream may take it in parts)."""
+    while data:
+        written = stream.write(data)
+        if written is None:  # a non-blocking raw stream that cannot take any now
+            raise OSError("the destination stream did not accept the data")
+        data = data[written:]
+
+
+def _hash_span(stream: BinaryIO, md: _HashState, start: int, end: int) -> None:
+    """Feed bytes ``start`` to ``end`` of ``stream`` to ``md``, in :data:`IO_CHUNK_SIZE` reads."""
+    stream.seek(start)
+    buffer = memoryview(bytearray(min(IO_CHUNK_SIZE, max(end - start, 1))))
+    left = end - start
+    while left > 0:
+        count = _read_into(stream, buffer[: min(left, len(buffer))])
+        if count == 0:
+            raise PdfSigningError("the work file ended inside a signed byte range")
+        md.update(buffer[:count])
+        left -= count
+
+
+@dataclass(frozen=True)
+class _DocumentPrefix:
+    """The :data:`MD_ALGORITHM` state over the first ``length`` bytes of the work file
+    ``stream``: the input document, hashed while it was copied there.
+
+    Every step only *appends* to the work file, and every ``/ByteRange`` starts at offset 0,
+    so each signature's or document timestamp's digest is this state (copied) fed with the
+    rest of its ranges, which lie in what was appended since: the input is hashed once, not
+    once per step.
+    """
+
+    stream: BinaryIO
+    state: _HashState
+    length: int
+
+    @classmethod
+    def empty(cls, stream: BinaryIO) -> _DocumentPrefix:
+        """No prefix: digests then read all of their ranges from ``stream``."""
+        return cls(stream, hashlib.new(MD_ALGORITHM), 0)
+
+    def byte_range_digest(self, sig_start: int, sig_end: int, eof: int) -> bytes:
+        """The digest of ``stream`` over ``/ByteRange [0 sig_start sig_end eof-sig_end]``,
+        reading only the bytes from :attr:`length` on."""
+        if not self.length <= sig_start <= sig_end <= eof:
+            raise PdfSigningError(
+                f"signature contents at {sig_start}-{sig_end} overlap the hashed input "
+                f"(0-{self.length}): the work file was not only appended to"
+            )
+        md = self.state.copy()
+        _hash_span(self.stream, md, self.length, sig_start)
+        _hash_span(self.stream, md, sig_end, eof)
+        return md.digest()
+
+
+def _copy_and_hash(source: BinaryIO, target: BinaryIO) -> _DocumentPrefix:
+    """Copy all of ``source`` (from offset 0) to the empty ``target``, hashing the bytes on the
+    way; ``target`` is left at its end.
+
+    One pass through user space in :data:`COPY_CHUNK_SIZE` chunks: reading the input from the
+    page cache costs little next to hashing it, and the bytes hashed are exactly the bytes
+    written (an in-kernel ``copy_file_range`` plus a second read of the source could differ if
+    the source changed in between).
+    """
+    if target.tell() != 0:
+        raise ValueError("the work file must start empty")
     source.seek(0)
-    try:
-        in_fd, out_fd = source.fileno(), target.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        shutil.copyfileobj(source, target, IO_CHUNK_SIZE)
-        return
-    target.flush()
-    start = target.seek(0, os.SEEK_CUR)
-    size = os.fstat(in_fd).st_size
-    copied = 0
-    try:
-        while copied < size:
-            step = os.copy_file_range(in_fd, out_fd, size - copied, copied, start + copied)
-            if step == 0:
-                break
-            copied += step
-    except OSError:  # e.g. across file systems on old kernels: copy through user space
-        copied = 0
-    if copied != size:
-        target.seek(start)
-        target.truncate()
-        source.seek(0)
-        shutil.copyfileobj(source, target, IO_CHUNK_SIZE)
-    target.seek(0, os.SEEK_END)
+    md = hashlib.new(MD_ALGORITHM)
+    buffer = memoryview(bytearray(COPY_CHUNK_SIZE))
+    length = 0
+    while count := _read_into(source, buffer):
+        chunk = buffer[:count]
+        md.update(chunk)
+        _write_all(target, chunk)
+        length += count
+    return _DocumentPrefix(target, md, length)
 
 
 @contextlib.contextmanager
@@ -154,9 +255,12 @@ def _opened_source(src: PdfSource) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _workspace(src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] | None):
-    """A read/write stream holding a copy of ``src``, for the steps to append to in place;
-    when the block succeeds its content is what ``dst`` holds.
+def _workspace(
+    src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] | None
+) -> Iterator[_DocumentPrefix]:
+    """A read/write stream holding a copy of ``src`` (the prefix's ``stream``, hashed while
+    copied), for the steps to append to in place; when the block succeeds its content is what
+    ``dst`` holds.
 
     * ``dst`` a path: a partial file next to it, renamed over ``dst`` at the end (atomic; on
       failure ``dst`` is untouched and the partial file removed). Not fsynced. A new file is
@@ -173,8 +277,7 @@ def _workspace(src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] |
             )
             try:
                 with os.fdopen(fd, "w+b") as work:
-                    _copy(source, work)
-                    yield work
+                    yield _copy_and_hash(source, work)
                 # A new file stays private (0600); a replaced one keeps its mode.
                 if target.exists():
                     shutil.copymode(target, partial)
@@ -189,8 +292,7 @@ def _workspace(src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] |
             dst.seek(0)
             dst.truncate()
             try:
-                _copy(source, dst)
-                yield dst
+                yield _copy_and_hash(source, dst)
             except BaseException:
                 dst.seek(0)
                 dst.truncate()
@@ -198,8 +300,7 @@ def _workspace(src: PdfSource, dst: PdfTarget, tmp_dir: str | os.PathLike[str] |
             dst.seek(0, os.SEEK_END)
         else:
             with tempfile.TemporaryFile(dir=tmp_dir) as work:
-                _copy(source, work)
-                yield work
+                yield _copy_and_hash(source, work)
                 work.seek(0)
                 shutil.copyfileobj(work, dst, IO_CHUNK_SIZE)
 
@@ -256,6 +357,88 @@ def _pre_encoded_attributes(signer: Signer) -> Iterator[None]:
         signer.signed_attr_prov_spec = None
 
 
+class _PrefixDigestEmbedding:
+    """pyHanko's :meth:`PdfCMSEmbedder.write_cms` coroutine, with the ``/ByteRange`` digest
+    resumed from a :class:`_DocumentPrefix` instead of computed over the whole file.
+
+    The coroutine's documented protocol: ``send(None)`` gives the field reference,
+    ``send(SigObjSetup)`` the signature dictionary's reference, ``send(SigIOSetup)`` writes the
+    update and gives ``(PreparedByteRangeDigest, output)``, ``send(cms)`` embeds the CMS and
+    gives the ``/Contents`` value. The first two go to pyHanko unchanged (this object
+    remembers the placeholder). The last two are pyHanko's ``PdfByteRangeDigest.fill``, done
+    here with the same calls: append the update in place, fill in the ``/ByteRange`` array
+    (pyHanko's placeholder objects: ``contents.offsets``, ``byte_range.fill_offsets``),
+    digest, and later :meth:`PreparedByteRangeDigest.fill_with_cms`; only the digest differs
+    (it reads just the bytes after the prefix).
+
+    Anything this shortcut does not cover goes to pyHanko's own ``fill``: a writer that is not
+    appending in place to the prefix's stream, an encrypted one (pyHanko's PDF MAC handling;
+    Keiin refuses encrypted input anyway), another digest algorithm.
+
+    Relies on pyHanko internals that have kept this shape since 0.7 (2021): the placeholder
+    attributes above, ``PdfSigningSession.cms_writer``, the coroutine protocol. The one later
+    addition to ``fill``, the PDF MAC flag ``digest_aware_write``, is set here too.
+    ``tests/unit/pdf/test_streaming_digest.py`` checks each digest against an independent
+    hash of its byte range, and that pyHanko's own pass is never reached.
+    """
+
+    def __init__(
+        self, coroutine: Any, writer: IncrementalPdfFileWriter, prefix: _DocumentPrefix
+    ) -> None:
+        """Wrap ``coroutine`` (from ``write_cms`` for ``writer``)."""
+        self._coroutine = coroutine
+        self._writer = writer
+        self._prefix = prefix
+        self._placeholder: PdfByteRangeDigest | None = None
+        self._prepared: tuple[PreparedByteRangeDigest, BinaryIO] | None = None
+
+    def send(self, value: object) -> Any:
+        """The next step of the protocol (see the class docstring)."""
+        if self._prepared is not None:  # step 4: the CMS
+            prepared, output = self._prepared
+            self._prepared = None
+            if not isinstance(value, bytes | cms.ContentInfo):
+                raise TypeError(f"expected the CMS to embed, got {type(value).__name__}")
+            return prepared.fill_with_cms(output, value)
+        if isinstance(value, SigObjSetup):  # step 2
+            self._placeholder = value.sig_placeholder
+        elif isinstance(value, SigIOSetup) and self._resumable(value):  # step 3
+            self._prepared = self._write_and_digest()
+            self._coroutine.close()  # its fill never runs
+            return self._prepared
+        return self._coroutine.send(value)
+
+    def _resumable(self, io_setup: SigIOSetup) -> bool:
+        writer = self._writer
+        return (
+            io_setup.in_place
+            and isinstance(self._placeholder, PdfByteRangeDigest)
+            and writer.prev.stream is self._prefix.stream
+            and writer.security_handler is None
+            and io_setup.md_algorithm.lower() == self._prefix.state.name
+        )
+
+    def _write_and_digest(self) -> tuple[PreparedByteRangeDigest, BinaryIO]:
+        placeholder = self._placeholder
+        assert placeholder is not None
+        writer = self._writer
+        output = self._prefix.stream
+        writer.digest_aware_write = True  # as pyHanko's fill (only matters for a PDF MAC)
+        writer.write_in_place()
+        eof = output.tell()
+        sig_start, sig_end = placeholder.contents.offsets
+        placeholder.byte_range.fill_offsets(output, sig_start, sig_end, eof)
+        digest = self._prefix.byte_range_digest(sig_start, sig_end, eof)
+        return (
+            PreparedByteRangeDigest(
+                document_digest=digest,
+                reserved_region_start=sig_start,
+                reserved_region_end=sig_end,
+            ),
+            output,
+        )
+
+
 def _meta(
     field_name: str, details: SignatureDetails, *, certify: bool, mdp: MDPPerm | None
 ) -> PdfSignatureMetadata:
@@ -280,13 +463,16 @@ async def _sign(
     stamp: VisibleStamp | None,
     *,
     existing_field: bool,
+    prefix: _DocumentPrefix,
 ) -> cms.SignedData:
     """Sign into the existing empty field ``meta.field_name``, or a new one (visible at the
     stamp's place if there is a stamp, else invisible); the update is appended in place to
-    the writer's input stream. Returns the signature's CMS SignedData.
+    the writer's input stream (``prefix.stream``). Returns the signature's CMS SignedData.
 
     The steps are :meth:`PdfSigner.async_sign_pdf`'s, through pyHanko's staged signing API,
-    so that the CMS is at hand afterwards without reading the file again.
+    so that the CMS is at hand afterwards without reading the file again, and so that the
+    session's CMS embedding coroutine can be wrapped to digest from ``prefix``
+    (:class:`_PrefixDigestEmbedding`).
     """
     field_name = meta.field_name
     assert field_name is not None
@@ -307,6 +493,7 @@ async def _sign(
     try:
         with _pre_encoded_attributes(signer):
             session = pdf_signer.init_signing_session(writer, existing_fields_only=existing_field)
+            session.cms_writer = _PrefixDigestEmbedding(session.cms_writer, writer, prefix)
             validation_info = await session.perform_presign_validation(writer)
             bytes_reserved = await session.estimate_signature_container_size(
                 validation_info, tight=meta.tight_size_estimates
@@ -422,19 +609,57 @@ async def add_revocation_info(
     writer.write_in_place()
 
 
-async def add_document_timestamp(work: BinaryIO, timestamper: TimeStamper, field_name: str) -> None:
-    """Append to ``work`` (read/write/seekable) a document timestamp covering all of it."""
+async def add_document_timestamp(
+    work: BinaryIO,
+    timestamper: TimeStamper,
+    field_name: str,
+    *,
+    prefix: _DocumentPrefix | None = None,
+) -> None:
+    """Append to ``work`` (read/write/seekable) a document timestamp covering all of it.
+
+    What :meth:`PdfTimeStamper.async_timestamp_pdf` does without a validation context (the
+    DSS is Keiin's step before), written out over pyHanko's :class:`PdfCMSEmbedder` so that
+    the digest can resume from ``prefix`` (the hashed start of ``work``; default: none).
+    """
     writer = IncrementalPdfFileWriter(work, strict=False)
     try:
-        await PdfTimeStamper(timestamper, field_name=field_name).async_timestamp_pdf(
-            writer, MD_ALGORITHM, in_place=True, chunk_size=IO_CHUNK_SIZE
+        if writer.security_handler is not None:  # pyHanko's own path (PDF MAC and all)
+            await PdfTimeStamper(timestamper, field_name=field_name).async_timestamp_pdf(
+                writer, MD_ALGORITHM, in_place=True, chunk_size=IO_CHUNK_SIZE
+            )
+            return
+        writer.ensure_output_version(version=(1, 7))
+        if writer.output_version < (2, 0):
+            writer.register_extension(ESIC_EXTENSION_1)
+        dummy = await timestamper.async_dummy_response(MD_ALGORITHM)
+        estimate = len(dummy.dump()) * 2  # hex; plus pyHanko's safety margin:
+        placeholder = DocumentTimestamp(bytes_reserved=estimate + 2 * (estimate // 4))
+        field_spec = SigFieldSpec(
+            sig_field_name=field_name,
+            invis_sig_settings=InvisSigSettings(),
+            readable_field_name=_TIMESTAMP_FIELD_LABEL,
         )
+        embedding = _PrefixDigestEmbedding(
+            PdfCMSEmbedder(new_field_spec=field_spec).write_cms(
+                field_name=field_name, writer=writer, existing_fields_only=False
+            ),
+            writer,
+            prefix if prefix is not None else _DocumentPrefix.empty(work),
+        )
+        embedding.send(None)
+        embedding.send(SigObjSetup(sig_placeholder=placeholder))
+        prepared, _output = embedding.send(
+            SigIOSetup(md_algorithm=MD_ALGORITHM, in_place=True, chunk_size=IO_CHUNK_SIZE)
+        )
+        token = await timestamper.async_timestamp(prepared.document_digest, MD_ALGORITHM)
+        embedding.send(token)
     except TimestampRequestError as exc:
         raise PdfSigningError(f"the time-stamping authority failed: {exc}") from exc
 
 
 async def _certify_in_place(
-    work: BinaryIO,
+    prefix: _DocumentPrefix,
     signer: Signer,
     *,
     timestamper: TimeStamper,
@@ -445,6 +670,8 @@ async def _certify_in_place(
     details: SignatureDetails | None,
     signature_fields: Sequence[SignatureField],
 ) -> None:
+    """Certify the work file ``prefix.stream`` in place (see :func:`async_certify_file`)."""
+    work = prefix.stream
     opened = open_for_update(work, allow_signed=False, field_name=field_name)
     for placement in signature_fields:
         if placement.name in opened.empty_fields:
@@ -459,13 +686,14 @@ async def _certify_in_place(
         timestamper,
         stamp,
         existing_field=field_name in opened.empty_fields,
+        prefix=prefix,
     )
     if revinfo is not None:
         await add_revocation_info(work, revinfo, signatures=[signature])
 
 
 async def _approve_in_place(
-    work: BinaryIO,
+    prefix: _DocumentPrefix,
     signer: Signer,
     *,
     timestamper: TimeStamper,
@@ -475,6 +703,9 @@ async def _approve_in_place(
     timestamp_field_name: str | None,
     details: SignatureDetails | None,
 ) -> None:
+    """Approve the work file ``prefix.stream`` in place, up to B-LTA (see
+    :func:`async_approve_file`); both digests resume from ``prefix``."""
+    work = prefix.stream
     opened = open_for_update(work, allow_signed=True, field_name=field_name)
     existing = field_name in opened.empty_fields
     if opened.certified and not existing:
@@ -484,12 +715,12 @@ async def _approve_in_place(
         )
     meta = _meta(field_name, details or SignatureDetails(), certify=False, mdp=None)
     signature = await _sign(
-        opened.writer, meta, signer, timestamper, stamp, existing_field=existing
+        opened.writer, meta, signer, timestamper, stamp, existing_field=existing, prefix=prefix
     )
     earlier = [sig.signed_data for sig in opened.signatures]
     await add_revocation_info(work, revinfo, signatures=[*earlier, signature])
     await add_document_timestamp(
-        work, timestamper, timestamp_field_name or f"{field_name}_DocTimeStamp"
+        work, timestamper, timestamp_field_name or f"{field_name}_DocTimeStamp", prefix=prefix
     )
 
 
@@ -527,9 +758,9 @@ async def async_certify_file(
     names = [f.name for f in signature_fields]
     if len(set(names)) != len(names) or field_name in names:
         raise ValueError("signature field names must be unique")
-    with _workspace(src, dst, tmp_dir) as work:
+    with _workspace(src, dst, tmp_dir) as prefix:
         await _certify_in_place(
-            work,
+            prefix,
             signer,
             timestamper=timestamper,
             field_name=field_name,
@@ -539,7 +770,7 @@ async def async_certify_file(
             details=details,
             signature_fields=signature_fields,
         )
-        return _size(work)
+        return _size(prefix.stream)
 
 
 async def async_approve_file(
@@ -565,9 +796,9 @@ async def async_approve_file(
     must have that field already (placed by :func:`certify_file`); otherwise a new field is
     created.
     """
-    with _workspace(src, dst, tmp_dir) as work:
+    with _workspace(src, dst, tmp_dir) as prefix:
         await _approve_in_place(
-            work,
+            prefix,
             signer,
             timestamper=timestamper,
             revinfo=revinfo,
@@ -576,7 +807,7 @@ async def async_approve_file(
             timestamp_field_name=timestamp_field_name,
             details=details,
         )
-        return _size(work)
+        return _size(prefix.stream)
 
 
 def certify_file(
