@@ -59,9 +59,7 @@ def _entries(path: Path) -> list[dict]:
 
 
 def _contract_entries() -> list[dict]:
-    return [
-        e for e in _entries(PO) if any(r.startswith("contracts/") for r in e.get("refs", []))
-    ]
+    return [e for e in _entries(PO) if any(r.startswith("contracts/") for r in e.get("refs", []))]
 
 
 def test_every_contract_string_is_translated():
@@ -78,9 +76,9 @@ def test_every_contract_string_is_translated():
 def test_contract_translations_keep_their_placeholders():
     for e in _contract_entries():
         translated = e.get("msgstr") or e.get("msgstr[0]", "")
-        assert sorted(PLACEHOLDER.findall(e["msgid"])) == sorted(
-            PLACEHOLDER.findall(translated)
-        ), e["msgid"]
+        assert sorted(PLACEHOLDER.findall(e["msgid"])) == sorted(PLACEHOLDER.findall(translated)), (
+            e["msgid"]
+        )
 
 
 def test_catalogue_compiles_cleanly():
@@ -116,7 +114,13 @@ def test_search_form_and_empty_table_render_in_japanese():
     with translation.override("ja"):
         html = render_to_string("contracts/_search.html", {"form": SearchForm()})
         html += render_to_string("contracts/_table.html", {"page": page})
-    for text in ("契約書の検索", "件名または受付番号", "契約日（から）", "検索", "該当する契約書はありません。"):
+    for text in (
+        "契約書の検索",
+        "件名または受付番号",
+        "契約日（から）",
+        "検索",
+        "該当する契約書はありません。",
+    ):
         assert text in html
     assert "No contracts found." not in html
 
@@ -141,9 +145,7 @@ def test_sign_request_mail_renders_in_japanese():
 
 @pytest.mark.django_db
 def test_console_contract_list_is_japanese():
-    response = client_for(make_manager()).get(
-        "/console/contracts/", HTTP_ACCEPT_LANGUAGE="ja"
-    )
+    response = client_for(make_manager()).get("/console/contracts/", HTTP_ACCEPT_LANGUAGE="ja")
     assert response.status_code == 200
     html = response.content.decode()
     assert "<h1>契約書</h1>" in html
