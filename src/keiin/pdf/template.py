@@ -356,7 +356,10 @@ def break_lines(text: str, max_width: float, advance: Callable[[str], float]) ->
             pending.extend(reversed(unit))  # a word longer than a line: split it
             continue
         if not content or (unit in HANGING and width("".join(content)) <= max_width):
-            # a character wider than the line stands alone; punctuation hangs
+            # a character wider than the line stands alone; punctuation hangs, right after
+            # the text (spaces before it would only widen the overflow)
+            if content:
+                current, current_width = list(content), width("".join(content))
             current.append(unit)
             current_width += unit_width
             continue

@@ -12,7 +12,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -313,6 +313,7 @@ LINE_TEXT = st.text(
 
 @settings(max_examples=300, deadline=None)
 @given(text=LINE_TEXT, width=st.integers(1, 40), wide=st.floats(1.0, 2.0))
+@example(text="1 、", width=1, wide=1.0)  # punctuation hangs right after the text
 def test_break_lines_loses_nothing_and_respects_the_width(text, width, wide):
     def advance(char: str) -> float:
         return wide if ord(char) > 0x2000 else 1.0
