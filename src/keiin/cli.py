@@ -617,6 +617,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_contract_parsers(sub, common)
 
+    from keiin.cli_verify import add_parsers as add_verify_parsers
+
+    add_verify_parsers(sub, common)
+
     from keiin.cli_staff import add_parsers as add_staff_parsers
 
     add_staff_parsers(sub, common)
