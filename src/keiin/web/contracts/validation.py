@@ -7,6 +7,8 @@ embeds), against Keiin's own root certificates. The version's ``validation`` bec
 
 from __future__ import annotations
 
+import gc
+
 from asn1crypto import x509 as asn1_x509
 from django.db import transaction
 from django.utils import timezone
@@ -51,6 +53,10 @@ def validate_version(version: ContractVersion) -> str:
         else:
             outcome = _outcome(result)
             report = result.to_dict()
+            del result
+        # pyHanko's readers hold every object they parsed (big content streams included) in
+        # reference cycles: free them now, not when the next validation is already running.
+        gc.collect()
     with transaction.atomic():
         ContractVersion.objects.filter(pk=version.pk).update(
             validation=outcome, validated_at=timezone.now(), validation_report=report
